@@ -1,0 +1,159 @@
+"""Checkpoints: one self-contained file, a plain dict of tensors and primitives.
+
+Why a plain dict: ``torch.load(weights_only=True)`` can read it without unpickling arbitrary objects,
+so opening a checkpoint somebody hands you cannot run their code. The dict holds the experiment
+config (rebuilds the model), the sentencepiece model bytes (tokenises exactly as in training),
+metrics and training history (the model card), and, for resumable checkpoints, optimizer state.
+
+Writes are atomic: a temp file in the same directory, fsync, then ``os.replace``. A process killed
+mid-save leaves the previous checkpoint intact, never a truncated "latest".
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ExperimentConfig
+from .model import Seq2Seq
+from .tokenizer import Tokenizer, TokenizerError, TokenizerPair
+
+FORMAT = "nmt-studio-checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be used; the message is one line meant for the user."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model in eval mode on ``device`` plus everything needed to use it."""
+
+    path: Path | None
+    config: ExperimentConfig
+    model: Seq2Seq
+    tokenizers: TokenizerPair
+    step: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # training state for --resume
+
+
+def make_payload(cfg: ExperimentConfig, model: Seq2Seq, tokenizers: TokenizerPair, *, step: int,
+                 metrics: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,
+                 training_state: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": cfg.to_dict(),
+        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "src_spm": tokenizers.src.to_bytes(),
+        "tgt_spm": None if tokenizers.joint else tokenizers.tgt.to_bytes(),
+        "step": int(step),
+        "metrics": dict(metrics or {}),
+        "history": list(history or []),
+        "training_state": training_state,
+    }
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
+    """Atomically write ``payload`` to ``path`` (temp file + fsync + rename). Raises OSError (e.g. a
+    full disk) after removing the temp file, so callers can report it; the old file is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def read_payload(path: str | Path) -> dict[str, Any]:
+    """Load and validate the raw dict, turning every failure into a one-line CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
+        raise CheckpointError(f"{path}: refused: the file contains pickled objects that are not plain "
+                              f"tensors or values ({first[:160]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
+                              f"{str(err).splitlines()[0][:160] if str(err) else type(err).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an NMT Studio checkpoint (no '{FORMAT}' marker)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {version!r} is not supported "
+                              f"(this NMT Studio reads version {FORMAT_VERSION})")
+    return payload
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild model and tokenizers from a checkpoint file; the model is in eval mode on ``device``."""
+    payload = read_payload(path)
+    return checkpoint_from_payload(payload, Path(path), device)
+
+
+def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: str | torch.device = "cpu"):
+    where = str(path) if path else "checkpoint"
+    try:
+        cfg = ExperimentConfig.from_dict(payload["config"])
+        src_tok = Tokenizer(payload["src_spm"])
+        tgt_tok = src_tok if payload.get("tgt_spm") is None else Tokenizer(payload["tgt_spm"])
+    except (KeyError, TypeError, ValueError, TokenizerError) as err:
+        raise CheckpointError(f"{where}: damaged checkpoint contents: {err}") from None
+    if (src_tok.vocab_size, tgt_tok.vocab_size) != (cfg.model.src_vocab_size, cfg.model.tgt_vocab_size):
+        raise CheckpointError(f"{where}: vocabulary does not match the model (tokenizers have "
+                              f"{src_tok.vocab_size}/{tgt_tok.vocab_size} pieces, model expects "
+                              f"{cfg.model.src_vocab_size}/{cfg.model.tgt_vocab_size})")
+    model = Seq2Seq(cfg.model)
+    try:
+        model.load_state_dict(payload["model_state"])
+    except (RuntimeError, KeyError) as err:
+        raise CheckpointError(f"{where}: weights do not fit the model config: "
+                              f"{str(err).splitlines()[0][:200]}") from None
+    model.to(device).eval()
+    for stack in (model.encoder, model.decoder):
+        for rnn in stack.layers:
+            rnn.flatten_parameters()
+    return Checkpoint(path, cfg, model, TokenizerPair(src_tok, tgt_tok), int(payload.get("step", 0)),
+                      dict(payload.get("metrics") or {}), list(payload.get("history") or []),
+                      {"training_state": payload.get("training_state")})
+
+
+def payload_bytes(payload: dict[str, Any]) -> bytes:
+    """Serialise a payload in memory (used by tests and the app's download button)."""
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,326 @@
+"""The sequence-to-sequence model: a recurrent encoder, attention, and a recurrent decoder.
+
+One file meant to be read in one sitting (nanoGPT's rule). The pieces follow the lecture:
+
+* **Encoder** (Sutskever et al. 2014; bidirectional as in Bahdanau et al. 2015): embeddings, then a
+  stack of fused ``nn.LSTM``/``nn.GRU``/``nn.RNN`` layers run on packed sequences.
+* **Attention** (Luong et al. 2015 ``dot``/``general``; Bahdanau et al. 2015 ``additive``) is a
+  function of (query, keys, values, mask) that *returns* its weights; ``none`` gives the lecture's
+  bottleneck model where one vector must carry the whole source.
+* **Decoder**: one step function, ``Decoder.step``, serves teacher forcing, greedy and beam search
+  (JoeyNMT's decomposition). Input feeding (Luong et al. 2015) concatenates the previous attentional
+  vector to the next input.
+
+Every recurrent call goes through ``RecurrentStack.forward(..., trace=...)``: with ``trace=False`` it
+runs the fused kernels (the fast path, used for training and decoding); with ``trace=True`` it runs
+``replay.replay_rnn`` on the same parameters and returns every gate (the readable twin, used for
+inspection). Shapes: B batch, S source length, T target length, H hidden size, V vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .config import ModelConfig
+from .replay import LayerTrace, replay_rnn
+
+RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
+
+
+# --------------------------------------------------------------------------------------- recurrent
+class RecurrentStack(nn.Module):
+    """Stacked single-layer recurrent modules with dropout (and optional residuals) between layers.
+
+    Kept as a list of one-layer fused modules rather than one multi-layer module so that residual
+    connections (He et al. 2016; the lecture's fix for deep RNNs) fit in without a second code path.
+    State is (h, c) with h, c: (layers * directions, B, H) as in ``nn.LSTM``; c is None for rnn/gru.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, layers: int,
+                 bidirectional: bool, dropout: float, residual: bool):
+        super().__init__()
+        self.cell, self.hidden_size, self.residual = cell, hidden_size, residual
+        self.directions = 2 if bidirectional else 1
+        out_size = hidden_size * self.directions
+        self.layers = nn.ModuleList(
+            RNN_CLASSES[cell](input_size if k == 0 else out_size, hidden_size,
+                              batch_first=True, bidirectional=bidirectional)
+            for k in range(layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None,
+                state: tuple[Tensor, Tensor | None] | None = None, *, trace: bool = False):
+        """x: (B, T, I). Returns (output (B, T, D*H), (h_n, c_n), traces or [])."""
+        d = self.directions
+        h_out, c_out, traces = [], [], []
+        for k, rnn in enumerate(self.layers):
+            layer_state = None if state is None else _slice_state(state, k * d, (k + 1) * d)
+            if trace:
+                result = replay_rnn(rnn, x, lengths, layer_state)
+                out, h_n, c_n = result.output, result.h_n, result.c_n
+                traces += [replace(t, layer=k) for t in result.traces]
+            else:
+                out, h_n, c_n = _run_fused(rnn, x, lengths, layer_state)
+            if self.residual and k > 0:
+                out = out + x
+            if k < len(self.layers) - 1:
+                out = self.dropout(out)
+            x = out
+            h_out.append(h_n)
+            c_out.append(c_n)
+        c_all = torch.cat(c_out) if self.cell == "lstm" else None
+        return x, (torch.cat(h_out), c_all), traces
+
+
+def _slice_state(state, start: int, stop: int):
+    h, c = state
+    return h[start:stop], (None if c is None else c[start:stop])
+
+
+def _run_fused(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None, state):
+    h0, c0 = (None, None) if state is None else state
+    hx = (h0, c0) if isinstance(rnn, nn.LSTM) and h0 is not None else h0
+    if lengths is None:  # decoder: every sequence has the full length
+        out, final = rnn(x, hx)
+    else:
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, final = rnn(packed, hx)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    h_n, c_n = final if isinstance(rnn, nn.LSTM) else (final, None)
+    return out, h_n, c_n
+
+
+# --------------------------------------------------------------------------------------- attention
+class Attention(nn.Module):
+    """Scores a decoder query against every source position and returns (context, weights).
+
+    dot:      e_i = s . k_i, with k_i = h_i (projected to the query size if the sizes differ)
+    general:  e_i = s^T W h_i                         (Luong et al. 2015, "multiplicative")
+    additive: e_i = v^T tanh(W_1 h_i + W_2 s)          (Bahdanau et al. 2015)
+    Keys depend only on the source, so ``keys()`` is computed once per sentence and passed back in
+    as a value (never cached on the module, which would break under beam search).
+    """
+
+    def __init__(self, kind: str, query_size: int, value_size: int):
+        super().__init__()
+        self.kind = kind
+        if kind == "dot":
+            self.key_proj = nn.Identity() if value_size == query_size else nn.Linear(value_size, query_size, bias=False)
+        elif kind == "general":
+            self.key_proj = nn.Linear(value_size, query_size, bias=False)
+        elif kind == "additive":
+            self.key_proj = nn.Linear(value_size, query_size, bias=False)
+            self.query_proj = nn.Linear(query_size, query_size, bias=False)
+            self.v = nn.Linear(query_size, 1, bias=False)
+        else:
+            raise ValueError(f"unknown attention {kind!r}")
+
+    def keys(self, values: Tensor) -> Tensor:
+        """values: (B, S, He) -> keys (B, S, H)."""
+        return self.key_proj(values)
+
+    def forward(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor,
+                blocked: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """query: (B, T, H); keys: (B, S, H); values: (B, S, He); mask: (B, S) True at real tokens.
+
+        ``blocked`` (B, S) optionally removes source positions (an inspection intervention).
+        Returns context (B, T, He) and weights (B, T, S) whose rows sum to 1.
+        """
+        if self.kind == "additive":
+            hidden = torch.tanh(keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2))  # (B, T, S, H)
+            scores = self.v(hidden).squeeze(-1)  # (B, T, S)
+        else:
+            scores = query @ keys.transpose(1, 2)  # (B, T, S)
+        allowed = mask if blocked is None else mask & ~blocked
+        scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores.float(), dim=-1).to(values.dtype)
+        return weights @ values, weights
+
+
+# --------------------------------------------------------------------------------------- state
+@dataclass
+class EncoderOutput:
+    """The encoded source, everything the decoder reads. Reorder with ``index_select`` for beams."""
+
+    outputs: Tensor  # (B, S, He) top-layer states, both directions concatenated
+    keys: Tensor | None  # (B, S, H) attention keys, None without attention
+    mask: Tensor  # (B, S) bool, True at real tokens
+    lengths: Tensor  # (B,) source lengths
+    final_h: Tensor  # (B, D*H) top encoder layer's final hidden state, directions concatenated
+    final_c: Tensor | None  # (B, D*H) the same for the LSTM cell state
+    traces: list[LayerTrace] = field(default_factory=list)  # filled only with trace=True
+
+    def index_select(self, index: Tensor) -> EncoderOutput:
+        """Pick/repeat sentences (e.g. k copies per sentence for beam search). Traces are dropped."""
+        def pick(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.index_select(0, index.to(t.device))
+        return EncoderOutput(pick(self.outputs), pick(self.keys), pick(self.mask), pick(self.lengths),
+                             pick(self.final_h), pick(self.final_c))
+
+
+@dataclass
+class DecoderState:
+    """Recurrent state between decoder steps: h, c (L, B, H) and the previous attentional vector."""
+
+    h: Tensor
+    c: Tensor | None
+    feed: Tensor | None  # (B, H) previous attentional vector h~_{t-1} (input feeding), else None
+
+    def index_select(self, index: Tensor) -> DecoderState:
+        """Reorder hypotheses (beam search backpointers): the same index for h, c and feed."""
+        return DecoderState(
+            self.h.index_select(1, index),
+            None if self.c is None else self.c.index_select(1, index),
+            None if self.feed is None else self.feed.index_select(0, index),
+        )
+
+
+@dataclass
+class StepOutput:
+    logits: Tensor  # (B, V)
+    state: DecoderState
+    attention: Tensor | None  # (B, S) this step's attention weights
+    traces: list[LayerTrace] = field(default_factory=list)  # decoder gates for this step (trace=True)
+    attentional: Tensor | None = None  # (B, H) h~_t, the vector the output layer reads
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """A change applied while decoding, for what-if inspection (see ``nmt_core.inspect``)."""
+
+    blocked_source: tuple[int, ...] = ()  # source positions attention may not look at
+
+
+# --------------------------------------------------------------------------------------- model
+class Seq2Seq(nn.Module):
+    """Encoder-decoder with optional attention. Explicit methods, no mode strings."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.src_vocab_size <= 0 or cfg.tgt_vocab_size <= 0:
+            raise ValueError("ModelConfig needs src_vocab_size and tgt_vocab_size (set from the tokenizer)")
+        self.cfg = cfg
+        e, h = cfg.embedding_size, cfg.hidden_size
+        enc_out = h * (2 if cfg.bidirectional else 1)
+        self.src_embed = nn.Embedding(cfg.src_vocab_size, e, padding_idx=cfg.pad_id)
+        self.tgt_embed = nn.Embedding(cfg.tgt_vocab_size, e, padding_idx=cfg.pad_id)
+        self.encoder = RecurrentStack(cfg.cell, e, h, cfg.encoder_layers, cfg.bidirectional, cfg.dropout, cfg.residual)
+        self.decoder = RecurrentStack(cfg.cell, e + (h if cfg.input_feeding else 0), h, cfg.decoder_layers,
+                                      False, cfg.dropout, cfg.residual)
+        # The bridge: the encoder's final states initialise every decoder layer (h, and c for LSTM).
+        self.bridge_h = nn.Linear(enc_out, h * cfg.decoder_layers)
+        self.bridge_c = nn.Linear(enc_out, h * cfg.decoder_layers) if cfg.cell == "lstm" else None
+        self.attention = None if cfg.attention == "none" else Attention(cfg.attention, h, enc_out)
+        # Attentional vector h~_t = tanh(W_c [a_t; s_t]) (Luong et al. 2015); without attention, tanh(W_c s_t).
+        self.combine = nn.Linear(h + (enc_out if self.attention else 0), h)
+        self.out = nn.Linear(h, cfg.tgt_vocab_size)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self._init_forget_bias(cfg.forget_bias)
+
+    def _init_forget_bias(self, value: float) -> None:
+        """Start LSTM forget gates open: bias_ih forget slice = value, bias_hh forget slice = 0."""
+        if self.cfg.cell != "lstm":
+            return
+        h = self.cfg.hidden_size
+        with torch.no_grad():
+            for stack in (self.encoder, self.decoder):
+                for rnn in stack.layers:
+                    for name, p in rnn.named_parameters():
+                        if name.startswith("bias_"):
+                            p[h:2 * h] = value if name.startswith("bias_ih") else 0.0
+
+    # ---- encoder
+    def encode(self, src: Tensor, lengths: Tensor, *, trace: bool = False) -> EncoderOutput:
+        """src: (B, S) ids; lengths: (B,). Returns the encoded source (with gate traces if asked)."""
+        mask = src != self.cfg.pad_id  # (B, S)
+        x = self.dropout(self.src_embed(src))  # (B, S, E)
+        outputs, (h_n, c_n), traces = self.encoder(x, lengths, trace=trace)
+        outputs = self.dropout(outputs)  # (B, S, He)
+        keys = None if self.attention is None else self.attention.keys(outputs)
+        final_c = None if c_n is None else self._top_layer(c_n)
+        return EncoderOutput(outputs, keys, mask, lengths, self._top_layer(h_n), final_c, traces)
+
+    def _top_layer(self, states: Tensor) -> Tensor:
+        """(L*D, B, H) -> (B, D*H): the top layer's final state, directions concatenated."""
+        d = self.encoder.directions
+        return torch.cat(list(states[-d:]), dim=-1)
+
+    def init_state(self, enc: EncoderOutput) -> DecoderState:
+        h_fin, c_fin = enc.final_h, enc.final_c
+        b, layers, hidden = h_fin.shape[0], self.cfg.decoder_layers, self.cfg.hidden_size
+        h0 = torch.tanh(self.bridge_h(h_fin)).view(b, layers, hidden).transpose(0, 1).contiguous()
+        c0 = None
+        if self.bridge_c is not None:
+            c0 = self.bridge_c(c_fin).view(b, layers, hidden).transpose(0, 1).contiguous()
+        feed = h_fin.new_zeros(b, hidden) if self.cfg.input_feeding else None
+        return DecoderState(h0, c0, feed)
+
+    # ---- decoder
+    def decode_step(self, y_prev: Tensor, state: DecoderState, enc: EncoderOutput, *,
+                    trace: bool = False, intervention: Intervention | None = None) -> StepOutput:
+        """One target token for every row. y_prev: (B,) previous token ids. The one step function
+        used by teacher forcing (with input feeding), greedy, sampling and beam search."""
+        x = self.dropout(self.tgt_embed(y_prev)).unsqueeze(1)  # (B, 1, E)
+        if state.feed is not None:
+            x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
+        s, (h, c), traces = self.decoder(x, None, (state.h, state.c), trace=trace)  # s: (B, 1, H)
+        attentional, attn = self._attend(s, enc, intervention)  # (B, 1, H), (B, 1, S)
+        logits = self.out(self.dropout(attentional)).squeeze(1)  # (B, V)
+        feed = attentional.squeeze(1) if self.cfg.input_feeding else None
+        return StepOutput(logits, DecoderState(h, c, feed), None if attn is None else attn.squeeze(1),
+                          traces, attentional.squeeze(1))
+
+    def _attend(self, s: Tensor, enc: EncoderOutput, intervention: Intervention | None):
+        """s: (B, T, H) decoder outputs -> attentional vectors (B, T, H) and weights (B, T, S) or None."""
+        if self.attention is None:
+            return torch.tanh(self.combine(s)), None
+        blocked = None
+        if intervention is not None and intervention.blocked_source:
+            blocked = torch.zeros_like(enc.mask)
+            blocked[:, list(intervention.blocked_source)] = True
+        context, weights = self.attention(s, enc.keys, enc.outputs, enc.mask, blocked)
+        return torch.tanh(self.combine(torch.cat([context, s], dim=-1))), weights
+
+    def decode_teacher_forced(self, tgt_in: Tensor, enc: EncoderOutput) -> tuple[Tensor, Tensor | None]:
+        """tgt_in: (B, T) = <s> y_1 .. y_{T-1}. Returns logits (B, T, V) and attention (B, T, S) or None.
+
+        Without input feeding the decoder RNN does not depend on attention, so the fused RNN runs over
+        the whole target at once and attention is computed for all steps in one batched product. With
+        input feeding each step needs the previous attentional vector, so the step function is unrolled.
+        """
+        state = self.init_state(enc)
+        if not self.cfg.input_feeding:
+            x = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
+            s, _, _ = self.decoder(x, None, (state.h, state.c))  # (B, T, H)
+            attentional, attn = self._attend(s, enc, None)
+            return self.out(self.dropout(attentional)), attn
+        logits, attns = [], []
+        for t in range(tgt_in.shape[1]):
+            step = self.decode_step(tgt_in[:, t], state, enc)
+            state = step.state
+            logits.append(step.logits)
+            attns.append(step.attention)
+        attn = None if self.attention is None else torch.stack(attns, dim=1)
+        return torch.stack(logits, dim=1), attn
+
+    def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
+        """Teacher-forced logits (B, T, V)."""
+        return self.decode_teacher_forced(tgt_in, self.encode(src, src_lengths))[0]
+
+    def loss(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
+             label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+        """Summed token cross-entropy and the number of target tokens (pad excluded), both tensors,
+        so the caller can average over any number of batches without a host synchronisation."""
+        logits = self(src, src_lengths, tgt_in)  # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=self.cfg.pad_id,
+                               reduction="sum", label_smoothing=label_smoothing)
+        return loss, (tgt_out != self.cfg.pad_id).sum()
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
