@@ -55,14 +55,21 @@ class RecurrentStack(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
-                state: tuple[Tensor, Tensor | None] | None = None, *, trace: bool = False):
-        """x: (B, T, I). Returns (output (B, T, D*H), (h_n, c_n), traces or [])."""
+                state: tuple[Tensor, Tensor | None] | None = None, *, trace: bool = False,
+                clamp: dict[tuple[int, int], dict] | None = None):
+        """x: (B, T, I). Returns (output (B, T, D*H), (h_n, c_n), traces or []).
+
+        ``clamp`` {(layer, direction): {gate: ((unit, value), ...)}} (see ``Intervention``) needs
+        ``trace=True``: only the replayed cells can fix a gate, the fused kernel cannot."""
+        if clamp and not trace:
+            raise ValueError("gate clamping needs trace=True (the fused kernel cannot be clamped)")
         d = self.directions
         h_out, c_out, traces = [], [], []
         for k, rnn in enumerate(self.layers):
             layer_state = None if state is None else _slice_state(state, k * d, (k + 1) * d)
             if trace:
-                result = replay_rnn(rnn, x, lengths, layer_state)
+                layer_clamp = {(0, dd): v for (ll, dd), v in (clamp or {}).items() if ll == k}
+                result = replay_rnn(rnn, x, lengths, layer_state, layer_clamp)
                 out, h_n, c_n = result.output, result.h_n, result.c_n
                 traces += [replace(t, layer=k) for t in result.traces]
             else:
@@ -192,9 +199,21 @@ class StepOutput:
 
 @dataclass(frozen=True)
 class Intervention:
-    """A change applied while decoding, for what-if inspection (see ``nmt_core.inspect``)."""
+    """A change applied while decoding, for what-if inspection (see ``nmt_core.inspection``)."""
 
     blocked_source: tuple[int, ...] = ()  # source positions attention may not look at
+    # (side "encoder"/"decoder", layer, direction, gate, unit, value): fix one unit of one gate at every
+    # step, e.g. ("decoder", 0, 0, "f", 5, 0.0) forgets everything in unit 5. Replay path (trace=True) only.
+    clamp_gates: tuple[tuple[str, int, int, str, int, float], ...] = ()
+
+    def clamps(self, side: str) -> dict[tuple[int, int], dict[str, tuple[tuple[int, float], ...]]]:
+        """This side's gate clamps as {(layer, direction): {gate: ((unit, value), ...)}} for the replay."""
+        out: dict = {}
+        for s, layer, direction, gate, unit, value in self.clamp_gates:
+            if s == side:
+                per_gate = out.setdefault((layer, direction), {})
+                per_gate[gate] = (*per_gate.get(gate, ()), (unit, float(value)))
+        return out
 
 
 # --------------------------------------------------------------------------------------- model
@@ -236,11 +255,14 @@ class Seq2Seq(nn.Module):
                             p[h:2 * h] = value if name.startswith("bias_ih") else 0.0
 
     # ---- encoder
-    def encode(self, src: Tensor, lengths: Tensor, *, trace: bool = False) -> EncoderOutput:
-        """src: (B, S) ids; lengths: (B,). Returns the encoded source (with gate traces if asked)."""
+    def encode(self, src: Tensor, lengths: Tensor, *, trace: bool = False,
+               intervention: Intervention | None = None) -> EncoderOutput:
+        """src: (B, S) ids; lengths: (B,). Returns the encoded source (with gate traces if asked).
+        ``intervention`` applies its encoder gate clamps (needs ``trace=True``)."""
         mask = src != self.cfg.pad_id  # (B, S)
         x = self.dropout(self.src_embed(src))  # (B, S, E)
-        outputs, (h_n, c_n), traces = self.encoder(x, lengths, trace=trace)
+        clamp = intervention.clamps("encoder") if intervention is not None else None
+        outputs, (h_n, c_n), traces = self.encoder(x, lengths, trace=trace, clamp=clamp)
         outputs = self.dropout(outputs)  # (B, S, He)
         keys = None if self.attention is None else self.attention.keys(outputs)
         final_c = None if c_n is None else self._top_layer(c_n)
@@ -269,7 +291,8 @@ class Seq2Seq(nn.Module):
         x = self.dropout(self.tgt_embed(y_prev)).unsqueeze(1)  # (B, 1, E)
         if state.feed is not None:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
-        s, (h, c), traces = self.decoder(x, None, (state.h, state.c), trace=trace)  # s: (B, 1, H)
+        clamp = intervention.clamps("decoder") if intervention is not None else None
+        s, (h, c), traces = self.decoder(x, None, (state.h, state.c), trace=trace, clamp=clamp)  # s: (B, 1, H)
         attentional, attn = self._attend(s, enc, intervention)  # (B, 1, H), (B, 1, S)
         logits = self.out(self.dropout(attentional)).squeeze(1)  # (B, V)
         feed = attentional.squeeze(1) if self.cfg.input_feeding else None

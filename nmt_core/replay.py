@@ -28,30 +28,50 @@ GATE_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
-def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
-    """One LSTM step. x: (B, I); h, c: (B, H). Returns (h', c', gates)."""
+#: A clamp for one cell: gate name -> ((unit, value), ...). Inspection only (see ``model.Intervention``).
+Clamp = dict[str, tuple[tuple[int, float], ...]]
+
+
+def _clamp(x: Tensor, clamp: Clamp | None, name: str) -> Tensor:
+    """Overwrite units of quantity ``name`` with fixed values (out of place, so autograd still works)."""
+    if not clamp or name not in clamp:
+        return x
+    x = x.clone()
+    for unit, value in clamp[name]:
+        x[:, unit] = value
+    return x
+
+
+def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+              clamp: Clamp | None = None):
+    """One LSTM step. x: (B, I); h, c: (B, H). Returns (h', c', gates). ``clamp`` fixes units of
+    i/f/g/o/c/h where each is computed, so everything downstream sees the clamped value."""
     pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, 4H)
     i, f, g, o = pre.chunk(4, dim=1)
     i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    c_new = f * c + i * g  # the additive update: gradient flows through f * c almost untouched
-    h_new = o * torch.tanh(c_new)
+    if clamp:
+        i, f, g, o = (_clamp(v, clamp, k) for k, v in zip("ifgo", (i, f, g, o)))
+    c_new = _clamp(f * c + i * g, clamp, "c")  # the additive update: gradient flows through f * c almost untouched
+    h_new = _clamp(o * torch.tanh(c_new), clamp, "h")
     return h_new, c_new, {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h": h_new}
 
 
-def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
+def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+             clamp: Clamp | None = None):
     """One GRU step (PyTorch's variant: the reset gate multiplies W_hn h + b_hn). Returns (h', gates)."""
     xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3, dim=1)
     hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3, dim=1)
-    r = torch.sigmoid(xr + hr)
-    z = torch.sigmoid(xz + hz)
-    n = torch.tanh(xn + r * hn)
-    h_new = (1 - z) * n + z * h
+    r = _clamp(torch.sigmoid(xr + hr), clamp, "r")
+    z = _clamp(torch.sigmoid(xz + hz), clamp, "z")
+    n = _clamp(torch.tanh(xn + r * hn), clamp, "n")
+    h_new = _clamp((1 - z) * n + z * h, clamp, "h")
     return h_new, {"r": r, "z": z, "n": n, "h": h_new}
 
 
-def rnn_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor):
+def rnn_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+             clamp: Clamp | None = None):
     """One vanilla (Elman) RNN step: h' = tanh(W_ih x + W_hh h + b). Returns (h', gates)."""
-    h_new = torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+    h_new = _clamp(torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh), clamp, "h")
     return h_new, {"h": h_new}
 
 
@@ -109,14 +129,14 @@ def _reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     return x.gather(1, index.view(b, t, *([1] * (x.dim() - 2))).expand_as(x))
 
 
-def _run_direction(kind, params, x, mask, h, c):
+def _run_direction(kind, params, x, mask, h, c, clamp: Clamp | None = None):
     """Unroll one direction over x: (B, T, I). mask: (B, T) bool. Padded steps keep the old state."""
     steps, gate_steps = [], []
     for t in range(x.shape[1]):
         if kind == "lstm":
-            h_new, c_new, gates = lstm_cell(x[:, t], h, c, *params)
+            h_new, c_new, gates = lstm_cell(x[:, t], h, c, *params, clamp=clamp)
         else:
-            h_new, gates = (gru_cell if kind == "gru" else rnn_cell)(x[:, t], h, *params)
+            h_new, gates = (gru_cell if kind == "gru" else rnn_cell)(x[:, t], h, *params, clamp=clamp)
             c_new = None
         keep = mask[:, t].unsqueeze(1)  # (B, 1)
         h = torch.where(keep, h_new, h)
@@ -133,11 +153,14 @@ def replay_rnn(
     x: Tensor,
     lengths: Tensor | None = None,
     state: tuple[Tensor, Tensor | None] | None = None,
+    clamp: dict[tuple[int, int], Clamp] | None = None,
 ) -> ReplayResult:
     """Replay a fused recurrent module on a batch-first input with the explicit cells.
 
     x: (B, T, I); lengths: (B,) true lengths (None = all T); state: (h_0, c_0), each (L*D, B, H).
     Matches ``module(pack_padded_sequence(x, lengths))`` in eval mode (no inter-layer dropout).
+    ``clamp`` (inspection only): {(layer, direction): {gate: ((unit, value), ...)}} fixes those units at
+    every timestep, something the fused kernel cannot do; without it the replay is exact.
     """
     kind = cell_type(module)
     if not module.batch_first:
@@ -163,7 +186,8 @@ def replay_rnn(
             k = layer * dirs + direction
             inp = _reverse_within_length(layer_input, lengths) if direction else layer_input
             c_init = c0[k] if kind == "lstm" else None
-            steps, gates, h_last, c_last = _run_direction(kind, _params(module, layer, direction), inp, mask, h0[k], c_init)
+            steps, gates, h_last, c_last = _run_direction(kind, _params(module, layer, direction), inp, mask, h0[k],
+                                                          c_init, (clamp or {}).get((layer, direction)))
             out = torch.stack(steps, dim=1) * mask.unsqueeze(2)  # (B, T, H)
             if direction:  # back to source order
                 out = _reverse_within_length(out, lengths)

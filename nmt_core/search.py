@@ -1,41 +1,610 @@
-"""Decoding. (Greedy for now; beam search with its trace lands with the decoding issue.)"""
+"""Decoding: greedy, beam search that returns its own trace, sampling, and teacher-forced scoring.
+
+Every mode calls the model's one step function, ``Seq2Seq.decode_step`` (never a copy of the decoder).
+Log-probabilities are the model's own: a token that may not be emitted (<pad> and <s> always, plus
+forced-prefix and user constraints) is set to -inf *after* the log-softmax, with no renormalisation.
+
+Beam search (batched over sentences and beams; the B*k hypotheses are the model's batch rows) is
+written as small named steps, after HF's refactored ``_beam_search``:
+
+  1. ``_expand``                 one decoder step for every live hypothesis -> log p(y | prefix)
+  2. ``_top_k_continuations``    candidates = cumulative + log p over k*V per sentence; keep the top 2k
+  3. ``_reorder``                backpointers pick rows of the decoder state, tokens and attention
+  4. ``_update_finished``        </s> continuations ranked in the top k (and, at the length cap, the
+                                 live ones) enter the per-sentence pool of the k best finished
+  5. ``_is_done``                the stopping rule, exact for the scoring in use (see below)
+
+The live beam always holds the k best unfinished continuations (when that many exist). A hypothesis
+is complete when it ends with </s> or reaches the cap ``max_len`` (= ratio * source length + 5 tokens,
+or a given cap). Scores: logprob / length_penalty(len), with len counting </s> (``beam_trace.py``).
+
+Stopping rule: a live hypothesis with cumulative log-prob L <= 0 can only lose log-probability, and
+its final length m is at most the cap M; the penalty divisor lp(m) grows with m, so its final score
+is at most L / lp(M) (for "none", lp = 1 and the bound is L itself). A sentence stops when the k-th
+best finished score is >= the largest such bound over its live hypotheses (no live hypothesis can
+still beat it), or no live hypothesis is left, or the cap is reached. With k >= the number of all
+prefixes nothing is pruned, so the search is exhaustive (tests/test_search.py checks exactly that).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
 import torch
 from torch import Tensor
 
-from .model import Seq2Seq
-from .tokenizer import BOS_ID, EOS_ID
+from .batching import make_batch
+from .beam_trace import (
+    LENGTH_PENALTIES,
+    BeamResult,
+    BeamTrace,
+    Hypothesis,
+    RejectedContinuations,
+    TokenScores,
+)
+from .beam_trace import length_penalty as penalty
+from .model import DecoderState, EncoderOutput, Intervention, Seq2Seq
+from .tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+NEG_INF = float("-inf")
+STOP_REASONS = ("running", "bound", "max length", "no live hypotheses")
+
+Prefix = Sequence[int] | Sequence[Sequence[int] | None] | None
+Constraints = Mapping[int, Mapping[str, Any]] | Sequence[Mapping[int, Mapping[str, Any]] | None] | None
 
 
+# --------------------------------------------------------------------------------------- limits and bans
 def max_output_lengths(src_lengths: Tensor, ratio: float, extra: int = 5) -> Tensor:
     """Per-sentence cap on output length: ratio * source length + extra."""
     return (src_lengths.float() * ratio).long() + extra
 
 
+def output_limits(src_lengths: Tensor, max_ratio: float, max_len: int | None = None,
+                  min_len: Sequence[int] | None = None) -> Tensor:
+    """(B,) CPU caps: ratio rule, optionally clamped to ``max_len``, never below ``min_len`` (a forced
+    prefix plus one token must fit)."""
+    limits = max_output_lengths(src_lengths.cpu(), max_ratio)
+    if max_len is not None:
+        limits = limits.clamp(max=max_len)
+    if min_len is not None:
+        limits = torch.maximum(limits, torch.as_tensor(list(min_len), dtype=torch.long))
+    return limits.clamp(min=1)
+
+
+def _per_sentence(value: Any, batch: int, shared: bool, what: str) -> list:
+    if value is None:
+        return [None] * batch
+    if shared:
+        return [value] * batch
+    if len(value) != batch:
+        raise ValueError(f"{what}: got {len(value)} entries for {batch} sentences")
+    return list(value)
+
+
+def normalise_prefix(prefix: Prefix, batch: int) -> list[list[int]]:
+    """A shared prefix (list of ids) or one per sentence (list of lists / None) -> one list per sentence."""
+    if prefix is None:
+        return [[] for _ in range(batch)]
+    items = list(prefix)
+    shared = not items or isinstance(items[0], int | np.integer)
+    prefixes = [[int(t) for t in (p or [])] for p in _per_sentence(items, batch, shared, "prefix")]
+    for p in prefixes:
+        if any(t in (PAD_ID, BOS_ID, EOS_ID) for t in p):
+            raise ValueError("a forced prefix may not contain <pad>, <s> or </s>")
+    return prefixes
+
+
+class TokenBans:
+    """Which tokens each sentence may not emit at each step: <pad> and <s> always; at step t < len(prefix)
+    everything but the prefix token; user constraints ``{step: {"force": id}}`` / ``{step: {"block": [ids]}}``
+    (steps count from 0 = the first target token), shared or one mapping per sentence."""
+
+    def __init__(self, vocab: int, batch: int, prefixes: list[list[int]], constraints: Constraints,
+                 device: torch.device):
+        self.base = torch.zeros(vocab, dtype=torch.bool, device=device)
+        self.base[[PAD_ID, BOS_ID]] = True
+        per = _per_sentence(constraints, batch, isinstance(constraints, Mapping), "constraints")
+        rules: dict[int, dict[int, tuple[int | None, list[int]]]] = {}
+        for b, (prefix, cons) in enumerate(zip(prefixes, per)):
+            for t, tok in enumerate(prefix):
+                rules.setdefault(t, {})[b] = (tok, [])
+            for t, rule in (cons or {}).items():
+                unknown = set(rule) - {"force", "block"}
+                if unknown or int(t) < 0:
+                    raise ValueError(f"constraint at step {t}: use step >= 0 and keys 'force'/'block', got {rule}")
+                force, block = rule.get("force"), [int(i) for i in rule.get("block", [])]
+                if force is not None and int(force) in (PAD_ID, BOS_ID):
+                    raise ValueError("cannot force <pad> or <s>")
+                old_force, old_block = rules.get(int(t), {}).get(b, (None, []))
+                rules.setdefault(int(t), {})[b] = (old_force if force is None else int(force), old_block + block)
+        for ids in [[f for f, _ in r.values() if f is not None] + [i for _, bl in r.values() for i in bl]
+                    for r in rules.values()]:
+            if any(not 0 <= i < vocab for i in ids):
+                raise ValueError(f"constraint token id out of range 0..{vocab - 1}")
+        self.steps: dict[int, Tensor] = {}
+        for t, by_sentence in rules.items():
+            mask = self.base.repeat(batch, 1)  # (B, V)
+            for b, (force, block) in by_sentence.items():
+                if force is not None:
+                    mask[b] = True
+                    mask[b, force] = False
+                mask[b, block] = True
+            self.steps[t] = mask
+
+    def at(self, t: int, rows_per_sentence: int) -> Tensor:
+        """Bans for step t (0-based): (V,) when nothing is constrained, else (B*rows, V)."""
+        mask = self.steps.get(t)
+        return self.base if mask is None else mask.repeat_interleave(rows_per_sentence, dim=0)
+
+
+def _logprobs(logits: Tensor) -> Tensor:
+    """log_softmax in at least float32 (float64 models stay float64)."""
+    return torch.log_softmax(logits if logits.dtype == torch.float64 else logits.float(), dim=-1)
+
+
+def _expand(model: Seq2Seq, y: Tensor, state: DecoderState, enc: EncoderOutput, banned: Tensor,
+            intervention: Intervention | None) -> tuple[Tensor, DecoderState, Tensor | None]:
+    """One decoder step for every row. y: (N,). Returns log-probs (N, V) with banned tokens at -inf,
+    the new state and the attention weights (N, S) or None."""
+    step = model.decode_step(y, state, enc, intervention=intervention)
+    logp = _logprobs(step.logits).masked_fill(banned, NEG_INF)  # (N, V)
+    return logp, step.state, step.attention
+
+
+# --------------------------------------------------------------------------------------- greedy
 @torch.no_grad()
-def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio: float = 2.0) -> list[list[int]]:
-    """Batched argmax decoding. src: (B, S). Returns token ids per sentence, without </s>."""
+def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio: float = 2.0,
+                  max_len: int | None = None, intervention: Intervention | None = None) -> list[list[int]]:
+    """Batched argmax decoding (the fast path; ``beam_search(beam_size=1)`` gives the same tokens plus
+    a trace). src: (B, S) with </s>. Returns token ids per sentence, without </s>."""
     enc = model.encode(src, src_lengths)
     state = model.init_state(enc)
-    limits = max_output_lengths(src_lengths, max_ratio).to(src.device)  # (B,)
+    limits = output_limits(src_lengths, max_ratio, max_len)
+    bans = TokenBans(model.cfg.tgt_vocab_size, src.shape[0], [[]] * src.shape[0], None, src.device)
     b = src.shape[0]
     y = torch.full((b,), BOS_ID, dtype=torch.long, device=src.device)
     finished = torch.zeros(b, dtype=torch.bool, device=src.device)
+    limits_dev = limits.to(src.device)
     tokens = []
     for t in range(int(limits.max())):
-        step = model.decode_step(y, state, enc)
-        state = step.state
-        y = step.logits.argmax(dim=-1)
+        logp, state, _ = _expand(model, y, state, enc, bans.base, intervention)
+        y = logp.argmax(dim=-1)
         y = torch.where(finished, torch.full_like(y, EOS_ID), y)
         tokens.append(y)
-        finished |= (y == EOS_ID) | (t + 1 >= limits)
+        finished |= (y == EOS_ID) | (t + 1 >= limits_dev)
         if bool(finished.all()):
             break
-    out = torch.stack(tokens, dim=1).tolist() if tokens else [[] for _ in range(b)]
+    out = torch.stack(tokens, dim=1).tolist()
     results = []
     for row, limit in zip(out, limits.tolist()):
         row = row[:limit]
         results.append(row[: row.index(EOS_ID)] if EOS_ID in row else row)
     return results
+
+
+# --------------------------------------------------------------------------------------- beam search
+@dataclass
+class _Live:
+    """The k live hypotheses of every sentence, flattened to B*k model rows (sentence-major)."""
+
+    scores: Tensor  # (B, k) cumulative log-probs; -inf marks an empty slot
+    y: Tensor  # (B*k,) last token
+    tokens: Tensor  # (B*k, t) ids so far
+    token_lp: Tensor  # (B*k, t)
+    attention: Tensor | None  # (B*k, t, S)
+    state: DecoderState
+
+
+@dataclass
+class _Finished:
+    """The k best finished hypotheses per sentence, best first, padded to the longest cap L."""
+
+    score: Tensor  # (B, k) penalised score; -inf for an empty entry
+    logprob: Tensor  # (B, k)
+    key: Tensor  # (B, k) trace key: step index * 2k + column (live slot, or k + parent slot for </s>)
+    length: Tensor  # (B, k)
+    tokens: Tensor  # (B, k, L)
+    token_lp: Tensor  # (B, k, L)
+    attention: Tensor | None  # (B, k, L, S)
+
+
+@dataclass
+class _Selection:
+    scores: Tensor  # (B, k) cumulative log-probs of the new live hypotheses
+    parent: Tensor  # (B, k) their slot in the previous beam
+    token: Tensor  # (B, k) their last token
+    eos_admit: Tensor  # (B, k) bool: slot j's </s> continuation ranks among the sentence's k best
+
+
+def _top_k_continuations(cand: Tensor) -> _Selection:
+    """cand: (B, k, V) cumulative scores of every continuation. The top 2k over k*V hold at most k
+    </s> continuations (one per parent), so they always contain the k best unfinished ones."""
+    b, k, v = cand.shape
+    top_scores, top_idx = cand.view(b, k * v).topk(min(2 * k, k * v), dim=1)  # (B, 2k), best first
+    is_eos = top_idx % v == EOS_ID
+    admitted = (is_eos & torch.isfinite(top_scores))[:, :k]  # </s> ranked among the k best
+    eos_admit = torch.zeros(b, k, dtype=torch.long, device=cand.device)
+    eos_admit = eos_admit.scatter_add_(1, top_idx[:, :k] // v, admitted.long()) > 0
+    live_scores, pos = top_scores.masked_fill(is_eos, NEG_INF).topk(k, dim=1)  # (B, k)
+    live_idx = top_idx.gather(1, pos)
+    return _Selection(live_scores, live_idx // v, live_idx % v, eos_admit)
+
+
+def _reorder(live: _Live, sel: _Selection, logp: Tensor, attn: Tensor | None, state: DecoderState) -> _Live:
+    """Follow the backpointers: the same row index reorders the decoder state (h, c, input feed),
+    the token history and the attention history, so every hypothesis keeps its own."""
+    b, k = sel.parent.shape
+    rows = (sel.parent + torch.arange(b, device=sel.parent.device).unsqueeze(1) * k).view(-1)  # (B*k,)
+    y = sel.token.view(-1)
+    tok_lp = logp[rows, y]  # (B*k,)
+    tokens = torch.cat([live.tokens.index_select(0, rows), y.unsqueeze(1)], dim=1)  # (B*k, t+1)
+    token_lp = torch.cat([live.token_lp.index_select(0, rows), tok_lp.unsqueeze(1)], dim=1)
+    attention = None
+    if attn is not None:
+        attention = torch.cat([live.attention.index_select(0, rows), attn.index_select(0, rows).unsqueeze(1)], 1)
+    return _Live(sel.scores, y, tokens, token_lp, attention, state.index_select(rows))
+
+
+def _pad_to(x: Tensor, length: int, value: float) -> Tensor:
+    """Pad dim 1 of (N, t, ...) to ``length``."""
+    if x.shape[1] == length:
+        return x
+    shape = (x.shape[0], length - x.shape[1], *x.shape[2:])
+    return torch.cat([x, x.new_full(shape, value)], dim=1)
+
+
+def _update_finished(fin: _Finished, prev: _Live, new: _Live, sel: _Selection, cand: Tensor, logp: Tensor,
+                     attn: Tensor | None, t: int, at_limit: Tensor | None, mode: str, alpha: float) -> _Finished:
+    """Merge this step's finished hypotheses into the pool and keep the k best by penalised score:
+    </s> continuations admitted by ``_top_k_continuations`` and, for sentences at their cap, the live ones."""
+    b, k, v = cand.shape
+    big_l = fin.tokens.shape[2]
+    lp = float(penalty(t, mode, alpha))
+    arange_k = torch.arange(k, device=cand.device)
+    eos_lp = cand[:, :, EOS_ID].masked_fill(~sel.eos_admit, NEG_INF)  # (B, k)
+    eos_tokens = torch.cat([prev.tokens, prev.tokens.new_full((b * k, 1), EOS_ID)], dim=1)
+    eos_token_lp = torch.cat([prev.token_lp, logp[:, EOS_ID].unsqueeze(1)], dim=1)
+    parts = [(eos_lp, (t - 1) * 2 * k + k + arange_k, eos_tokens, eos_token_lp,
+              None if attn is None else torch.cat([prev.attention, attn.unsqueeze(1)], dim=1))]
+    if at_limit is not None:  # the cap: every live hypothesis is complete
+        parts.append((new.scores.masked_fill(~at_limit.unsqueeze(1), NEG_INF), (t - 1) * 2 * k + arange_k,
+                      new.tokens, new.token_lp, new.attention))
+    logprob = torch.cat([fin.logprob] + [p[0] for p in parts], dim=1)  # (B, k + k*len(parts))
+    score = torch.cat([fin.score] + [p[0] / lp for p in parts], dim=1)
+    key = torch.cat([fin.key] + [p[1].expand(b, k) for p in parts], dim=1)
+    length = torch.cat([fin.length] + [torch.full_like(fin.length, t)] * len(parts), dim=1)
+    tokens = torch.cat([fin.tokens] + [_pad_to(p[2], big_l, PAD_ID).view(b, k, big_l) for p in parts], dim=1)
+    token_lp = torch.cat([fin.token_lp] + [_pad_to(p[3], big_l, 0.0).view(b, k, big_l) for p in parts], dim=1)
+    best_score, pick = score.topk(k, dim=1)  # (B, k)
+    gather = lambda x: x.gather(1, pick.view(b, k, *([1] * (x.dim() - 2))).expand(b, k, *x.shape[2:]))  # noqa: E731
+    attention = None
+    if fin.attention is not None:
+        s = fin.attention.shape[-1]
+        attention = gather(torch.cat([fin.attention] + [_pad_to(p[4], big_l, 0.0).view(b, k, big_l, s)
+                                                        for p in parts], dim=1))
+    return _Finished(best_score, gather(logprob), gather(key), gather(length), gather(tokens), gather(token_lp),
+                     attention)
+
+
+def _is_done(live_scores: Tensor, fin: _Finished, limits: Tensor, t: int, mode: str, alpha: float) -> Tensor:
+    """(B,) stop code: 0 running, 1 bound, 2 max length, 3 no live hypotheses (see the module docstring).
+    Bound: max over live of L / lp(cap) <= the k-th best finished score."""
+    best_live = live_scores.max(dim=1).values  # (B,)
+    bound = best_live / penalty(limits.to(live_scores.dtype), mode, alpha)
+    kth_finished = fin.score[:, -1]  # -inf until k hypotheses have finished
+    code = torch.zeros_like(limits)
+    code = torch.where(torch.isfinite(kth_finished) & (bound <= kth_finished), 1, code)
+    code = torch.where(torch.isinf(best_live), 3, code)
+    return torch.where(limits <= t, 2, code)
+
+
+@dataclass
+class _StepRecord:
+    """What one step adds to the trace, for all sentences. Heavier fields only with record=True."""
+
+    live_parent: Tensor  # (B, k)
+    live_token: Tensor  # (B, k)
+    live_token_lp: Tensor  # (B, k)
+    live_logprob: Tensor  # (B, k)
+    eos_token_lp: Tensor  # (B, k)
+    eos_logprob: Tensor  # (B, k)
+    eos_admit: Tensor  # (B, k)
+    attention: Tensor | None = None  # (B, k, S) attention of each parent slot at this step
+    rejected_token: Tensor | None = None  # (B, k, W) best continuations per parent slot ...
+    rejected_token_lp: Tensor | None = None
+    rejected_logprob: Tensor | None = None
+    rejected_mask: Tensor | None = None  # ... True where not kept (at most top_n per parent)
+
+
+def _record_step(sel: _Selection, new: _Live, cand: Tensor, logp: Tensor, attn: Tensor | None, record: bool,
+                 top_n: int) -> _StepRecord:
+    b, k, v = cand.shape
+    rec = _StepRecord(sel.parent, sel.token, new.token_lp[:, -1].view(b, k), sel.scores,
+                      logp.view(b, k, v)[:, :, EOS_ID], cand[:, :, EOS_ID], sel.eos_admit)
+    if not record:
+        return rec
+    if attn is not None:
+        rec.attention = attn.view(b, k, -1)
+    width = min(v, top_n + k + 1)  # a parent keeps at most k live children and one </s>
+    rej_logprob, rej_token = cand.topk(width, dim=2)  # (B, k, W)
+    slots = torch.arange(k, device=cand.device).view(1, k, 1, 1)
+    kept_live = ((rej_token.unsqueeze(-1) == sel.token.view(b, 1, 1, k)) & (slots == sel.parent.view(b, 1, 1, k))
+                 & torch.isfinite(sel.scores).view(b, 1, 1, k)).any(-1)  # (B, k, W)
+    kept_eos = (rej_token == EOS_ID) & sel.eos_admit.unsqueeze(-1)
+    rejected = ~(kept_live | kept_eos) & torch.isfinite(rej_logprob)
+    rec.rejected_mask = rejected & (rejected.cumsum(dim=2) <= top_n)
+    rec.rejected_token, rec.rejected_logprob = rej_token, rej_logprob
+    rec.rejected_token_lp = logp.view(b, k, v).gather(2, rej_token)
+    return rec
+
+
+def _check_options(beam_size: int, nbest: int, mode: str) -> None:
+    if beam_size < 1 or not 1 <= nbest <= beam_size:
+        raise ValueError(f"need beam_size >= 1 and 1 <= nbest <= beam_size, got beam {beam_size}, nbest {nbest}")
+    if mode not in LENGTH_PENALTIES:
+        raise ValueError(f"length penalty must be one of {LENGTH_PENALTIES}, got {mode!r}")
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: int = 5, nbest: int = 1,
+                length_penalty: str = "none", alpha: float = 0.6, max_ratio: float = 2.0,
+                max_len: int | None = None, record: bool = False, top_n_rejected: int = 5,
+                prefix: Prefix = None, constraints: Constraints = None,
+                intervention: Intervention | None = None, tgt_tokenizer: Any = None,
+                early_stop: bool = True) -> list[BeamResult]:
+    """Batched beam search. src: (B, S) ids with </s> (``batching.make_batch``); src_lengths: (B,).
+
+    Returns one ``BeamResult`` per sentence: the ``nbest`` best complete hypotheses (each with its own
+    attention matrix) and the trace (always; attention rows and rejected continuations only with
+    ``record=True``, which never changes the output). ``prefix``: ids forced at the first steps (shared or
+    one list per sentence); ``constraints``: ``{step: {"force": id} | {"block": [ids]}}`` (shared or per
+    sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the trace.
+    ``early_stop=False`` ignores the bound and runs every sentence to its cap: slower, and by the
+    stopping rule's correctness the same n-best list (a reference for tests and for teaching).
+    """
+    mode, k = length_penalty, beam_size
+    _check_options(k, nbest, mode)
+    b, device = src.shape[0], src.device
+    prefixes = normalise_prefix(prefix, b)
+    bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
+    limits = output_limits(src_lengths, max_ratio, max_len, [len(p) + 1 for p in prefixes])  # (B,) CPU
+    limits_dev, big_l = limits.to(device), int(limits.max())
+
+    enc = model.encode(src, src_lengths).index_select(torch.arange(b, device=device).repeat_interleave(k))
+    live, fin = _initial_beams(model, enc, b, k, big_l)
+    done = torch.zeros(b, dtype=torch.long, device=device)  # stop code per sentence
+    stop_step = torch.zeros(b, dtype=torch.long, device=device)
+    records = []
+    for t in range(1, big_l + 1):
+        logp, state, attn = _expand(model, live.y, live.state, enc, bans.at(t - 1, k), intervention)
+        cand = live.scores.unsqueeze(-1) + logp.view(b, k, -1)  # (B, k, V)
+        sel = _top_k_continuations(cand)
+        new = _reorder(live, sel, logp, attn, state)
+        at_limit = (limits_dev == t) if bool((limits == t).any()) else None
+        fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
+        records.append(_record_step(sel, new, cand, logp, attn, record, top_n_rejected))
+        code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha)
+        if not early_stop:
+            code = torch.where(code == 1, 0, code)
+        newly = (done == 0) & (code > 0)
+        done = torch.where(newly, code, done)
+        stop_step = torch.where(newly, t, stop_step)
+        new.scores = new.scores.masked_fill((done > 0).unsqueeze(1), NEG_INF)
+        live = new
+        if bool((done > 0).all()):
+            break
+    settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
+                "record": record, "top_n_rejected": top_n_rejected if record else 0}
+    return _collect(records, fin, done, stop_step, src, src_lengths, limits, settings, tgt_tokenizer)
+
+
+def _initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[_Live, _Finished]:
+    """One live hypothesis (<s>, score 0) per sentence in slot 0; the other slots empty (-inf)."""
+    device, dtype = enc.outputs.device, enc.outputs.dtype
+    dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    scores = torch.full((b, k), NEG_INF, dtype=dtype, device=device)
+    scores[:, 0] = 0.0
+    s = enc.outputs.shape[1]
+    attention = None if model.attention is None else torch.zeros(b * k, 0, s, dtype=dtype, device=device)
+    live = _Live(scores, torch.full((b * k,), BOS_ID, dtype=torch.long, device=device),
+                 torch.zeros(b * k, 0, dtype=torch.long, device=device),
+                 torch.zeros(b * k, 0, dtype=dtype, device=device),
+                 attention, model.init_state(enc))
+    empty = torch.full((b, k), NEG_INF, dtype=dtype, device=device)
+    fin = _Finished(empty, empty.clone(), torch.zeros(b, k, dtype=torch.long, device=device),
+                    torch.zeros(b, k, dtype=torch.long, device=device),
+                    torch.full((b, k, big_l), PAD_ID, dtype=torch.long, device=device),
+                    torch.zeros(b, k, big_l, dtype=dtype, device=device),
+                    None if attention is None else torch.zeros(b, k, big_l, s, dtype=dtype, device=device))
+    return live, fin
+
+
+# --------------------------------------------------------------------------------------- results
+class _Pieces:
+    """Token id -> piece, cached (None without a tokenizer)."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer, self.cache = tokenizer, {}
+
+    def __call__(self, ids: Sequence[int]) -> tuple[str, ...] | None:
+        if self.tokenizer is None:
+            return None
+        out = []
+        for i in ids:
+            i = int(i)
+            if i not in self.cache:
+                self.cache[i] = self.tokenizer.id_to_piece(i)
+            out.append(self.cache[i])
+        return tuple(out)
+
+
+def _collect(records: list[_StepRecord], fin: _Finished, done: Tensor, stop_step: Tensor, src: Tensor,
+             src_lengths: Tensor, limits: Tensor, settings: dict[str, Any], tgt_tokenizer: Any) -> list[BeamResult]:
+    """Move everything to the host once and build per-sentence hypotheses and traces."""
+    host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
+    stacked = {name: host(torch.stack([getattr(r, name) for r in records], dim=1))
+               for name in records[0].__dataclass_fields__ if getattr(records[0], name) is not None}  # (B, T, ...)
+    pool = {name: host(getattr(fin, name)) for name in fin.__dataclass_fields__}
+    codes, stops, src_np = done.cpu().tolist(), stop_step.cpu().tolist(), src.cpu().numpy()
+    pieces = _Pieces(tgt_tokenizer)
+    results = []
+    for b in range(src.shape[0]):
+        s_len = int(src_lengths[b])
+        sent = {name: arr[b, :stops[b]] for name, arr in stacked.items()}
+        trace, key_to_id = _build_trace(sent, settings, int(limits[b]), s_len, pieces)
+        nbest = settings["nbest"]
+        hyps = []
+        for r in range(nbest):
+            if not np.isfinite(pool["score"][b, r]):
+                break
+            n = int(pool["length"][b, r])
+            node = int(key_to_id[pool["key"][b, r]])
+            tokens = tuple(int(x) for x in pool["tokens"][b, r, :n])
+            att = None if pool["attention"] is None else pool["attention"][b, r, :n, :s_len]
+            hyps.append(Hypothesis(tokens, pool["token_lp"][b, r, :n], float(pool["logprob"][b, r]),
+                                   float(trace.score[node]), att, node, pieces(tokens)))
+        trace = replace(trace, source=tuple(int(x) for x in src_np[b, :s_len]),
+                               hypotheses=tuple(h.node for h in hyps), stop_step=stops[b],
+                               stop_reason=STOP_REASONS[codes[b]])
+        results.append(BeamResult(hyps, trace))
+    return results
+
+
+def _build_trace(sent: dict[str, np.ndarray], settings: dict[str, Any], limit: int, s_len: int,
+                 pieces: _Pieces) -> tuple[BeamTrace, np.ndarray]:
+    """Number the nodes of one sentence: root 0, then step by step the valid live slots followed by the
+    admitted </s> continuations. Returns the trace and the map from pool keys to node ids."""
+    live_lp = sent["live_logprob"]  # (T, k)
+    n_steps, k = live_lp.shape
+    valid = np.concatenate([np.isfinite(live_lp), sent["eos_admit"]], axis=1)  # (T, 2k)
+    ids = np.full(valid.shape, -1, dtype=np.int64)
+    ids[valid] = np.arange(1, int(valid.sum()) + 1)
+    prev_live = np.vstack([np.r_[0, np.full(k - 1, -1)], ids[:-1, :k]]) if n_steps else np.zeros((0, k), np.int64)
+    live_parent = np.take_along_axis(prev_live, sent["live_parent"], axis=1)
+    steps = np.repeat(np.arange(1, n_steps + 1), 2 * k).reshape(n_steps, 2 * k)
+    cols = lambda live, eos: np.concatenate([live, eos], axis=1)[valid]  # noqa: E731
+    truncated = np.broadcast_to((np.arange(1, n_steps + 1) == limit)[:, None], (n_steps, k))
+    step = np.r_[0, steps[valid]]
+    logprob = np.r_[0.0, cols(live_lp, sent["eos_logprob"])]
+    token = np.r_[BOS_ID, cols(sent["live_token"], np.full((n_steps, k), EOS_ID))]
+    slot = np.broadcast_to(np.arange(k), (n_steps, k))
+    rejected = attention = None
+    if "attention" in sent:  # parents' attention rows at each step: a node's row is its parent slot's
+        att = sent["attention"][:, :, :s_len]  # (T, k, S)
+        live_att = np.take_along_axis(att, sent["live_parent"][:, :, None], axis=1)
+        attention = np.vstack([np.full((1, s_len), np.nan), np.concatenate([live_att, att], axis=1)[valid]])
+    if "rejected_mask" in sent:
+        mask = sent["rejected_mask"]  # (T, k, W)
+        rej_token = sent["rejected_token"][mask]
+        rej_lp = sent["rejected_logprob"][mask]
+        rej_step = np.broadcast_to(np.arange(1, n_steps + 1)[:, None, None], mask.shape)[mask]
+        rejected = RejectedContinuations(
+            np.broadcast_to(prev_live[:, :, None], mask.shape)[mask], rej_token, sent["rejected_token_lp"][mask],
+            rej_lp, rej_lp / penalty(rej_step, settings["length_penalty"], settings["alpha"]),
+            pieces(rej_token))
+    trace = BeamTrace(
+        settings={**settings, "max_len": limit}, source=(), step=step, beam=np.r_[-1, cols(slot, slot)],
+        parent=np.r_[-1, cols(live_parent, prev_live)], token=token,
+        token_logprob=np.r_[0.0, cols(sent["live_token_lp"], sent["eos_token_lp"])], logprob=logprob,
+        score=logprob / penalty(step.clip(min=1), settings["length_penalty"], settings["alpha"]),
+        finished=np.r_[False, cols(truncated, np.ones((n_steps, k), dtype=bool))], hypotheses=(), stop_step=0,
+        stop_reason="", pieces=pieces(token), attention=attention, rejected=rejected)
+    return trace, np.r_[ids.reshape(-1), -1]
+
+
+# --------------------------------------------------------------------------------------- sampling
+def _draw(logp: Tensor, temperature: float, top_k: int, generator: torch.Generator) -> Tensor:
+    """One token per row from softmax(logp / temperature), restricted to the top_k tokens if top_k > 0."""
+    scores = logp / temperature
+    if top_k > 0:
+        kth = scores.topk(min(top_k, scores.shape[-1]), dim=-1).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, NEG_INF)
+    probs = torch.softmax(scores, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.no_grad()
+def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temperature: float = 1.0,
+           top_k: int = 0, seed: int | None = None, max_ratio: float = 2.0, max_len: int | None = None,
+           prefix: Prefix = None, constraints: Constraints = None, intervention: Intervention | None = None,
+           tgt_tokenizer: Any = None) -> list[list[Hypothesis]]:
+    """Ancestral sampling, ``n`` samples per sentence (batched), for comparison with search. Tokens are
+    drawn from the tempered, top-k-filtered distribution; ``token_logprobs`` and ``score`` are the
+    untempered model's log-probs (score = logprob, no length penalty)."""
+    if temperature <= 0 or n < 1 or top_k < 0:
+        raise ValueError("need temperature > 0, n >= 1 and top_k >= 0")
+    b, device = src.shape[0], src.device
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    prefixes = normalise_prefix(prefix, b)
+    bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
+    limits = output_limits(src_lengths, max_ratio, max_len, [len(p) + 1 for p in prefixes]).repeat_interleave(n)
+    enc = model.encode(src, src_lengths).index_select(torch.arange(b, device=device).repeat_interleave(n))
+    state = model.init_state(enc)
+    y = torch.full((b * n,), BOS_ID, dtype=torch.long, device=device)
+    finished = torch.zeros(b * n, dtype=torch.bool, device=device)
+    limits_dev = limits.to(device)
+    tokens, token_lp, attention = [], [], []
+    for t in range(int(limits.max())):
+        logp, state, attn = _expand(model, y, state, enc, bans.at(t, n), intervention)
+        y = torch.where(finished, EOS_ID, _draw(logp, temperature, top_k, generator))
+        tokens.append(y)
+        token_lp.append(logp.gather(1, y.unsqueeze(1)).squeeze(1))
+        attention.append(attn)
+        finished |= (y == EOS_ID) | (t + 1 >= limits_dev)
+        if bool(finished.all()):
+            break
+    toks, lps = torch.stack(tokens, 1).cpu().numpy(), torch.stack(token_lp, 1).cpu().numpy()
+    att = None if attention[0] is None else torch.stack(attention, 1).cpu().numpy()
+    pieces, out = _Pieces(tgt_tokenizer), []
+    for row in range(b * n):
+        seq = toks[row, : int(limits[row])].tolist()
+        length = seq.index(EOS_ID) + 1 if EOS_ID in seq else len(seq)
+        logprob = float(lps[row, :length].sum())
+        s_len = int(src_lengths[row // n])
+        hyp = Hypothesis(tuple(seq[:length]), lps[row, :length], logprob, logprob,
+                         None if att is None else att[row, :length, :s_len], -1, pieces(seq[:length]))
+        if row % n == 0:
+            out.append([])
+        out[-1].append(hyp)
+    return out
+
+
+# --------------------------------------------------------------------------------------- scoring
+@torch.no_grad()
+def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], *,
+                      length_penalty: str = "none", alpha: float = 0.6, intervention: Intervention | None = None,
+                      tgt_tokenizer: Any = None) -> TokenScores:
+    """Teacher-forced log-prob of a given translation, token by token (the same step function and the
+    same bans as the search, so the numbers compare with a search's). ``src_ids``/``tgt_ids`` are piece
+    ids as a tokenizer gives them; </s> is appended to both (and scored on the target)."""
+    device = next(model.parameters()).device
+    src_ids = list(src_ids)[:-1] if list(src_ids)[-1:] == [EOS_ID] else list(src_ids)
+    tgt = [int(t) for t in tgt_ids if t != EOS_ID] + [EOS_ID]
+    batch = make_batch([src_ids]).to(device)
+    enc = model.encode(batch.src, batch.src_lengths)
+    state = model.init_state(enc)
+    bans = TokenBans(model.cfg.tgt_vocab_size, 1, [[]], None, device)
+    lps, attns = [], []
+    for y_prev in [BOS_ID] + tgt[:-1]:
+        logp, state, attn = _expand(model, torch.tensor([y_prev], device=device), state, enc, bans.base, intervention)
+        lps.append(logp[0])
+        attns.append(attn)
+    logp = torch.stack(lps)  # (T, V)
+    gold = torch.tensor(tgt, device=device)
+    token_lp = logp.gather(1, gold.unsqueeze(1)).squeeze(1)  # (T,)
+    ranks = (logp > token_lp.unsqueeze(1)).sum(dim=1) + 1
+    top_lp, top = logp.max(dim=1)
+    total = float(token_lp.sum())
+    pieces = _Pieces(tgt_tokenizer)
+    attention = None if attns[0] is None else torch.cat(attns).cpu().numpy()
+    score = total / float(penalty(len(tgt), length_penalty, alpha))
+    return TokenScores(tuple(tgt), token_lp.cpu().numpy(), total, score,
+                       ranks.cpu().numpy(), tuple(top.tolist()), top_lp.cpu().numpy(), attention,
+                       pieces(tgt), pieces(top.tolist()))

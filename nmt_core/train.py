@@ -161,7 +161,11 @@ class Trainer:
             if not self.run.last_checkpoint.exists():
                 raise TrainingError(f"cannot resume: {self.run.last_checkpoint} does not exist")
             payload = read_payload(self.run.last_checkpoint)
-            cfg = ExperimentConfig.from_dict(payload["config"])  # the run's own config wins
+            # Data, tokenizer and model must be the run's own (the weights fit nothing else); the train
+            # section comes from the caller, so a resumed run can be given more steps or time.
+            saved = ExperimentConfig.from_dict(payload["config"])
+            saved.train = cfg.train
+            cfg = saved
         self.cfg = cfg
         set_threads(cfg.train.threads)
         self.device = pick_device(device or cfg.train.device)
