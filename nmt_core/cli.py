@@ -48,13 +48,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if result.state != "failed" else 1
 
 
+def _decoding(args: argparse.Namespace) -> dict:
+    """The decoding options shared by translate and evaluate, as Translator keyword arguments."""
+    return {"beam": args.beam, "length_penalty": args.length_penalty, "alpha": args.alpha,
+            "max_ratio": args.max_ratio, "prefix": args.prefix}
+
+
+def _write_traces(path: str, checkpoint: str, sources: list[str], results: list) -> None:
+    """One JSON file with the trace of every input (format: docs/beam-trace.md)."""
+    doc = {"format": "nmt-studio-beam-traces", "version": 1, "checkpoint": str(checkpoint),
+           "inputs": [{"index": i, "source": src, "translations": [h.text for h in r.hypotheses],
+                       "trace": r.trace.to_dict()} for i, (src, r) in enumerate(zip(sources, results))]}
+    Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from .translator import Translator
 
     translator = Translator.from_path(args.checkpoint, args.device)
     lines = [line.rstrip("\n") for line in sys.stdin]
-    for out in translator.translate(lines, batch_size=args.batch_size):
-        print(out)
+    if args.nbest < 1 or args.nbest > args.beam:
+        raise ValueError(f"--nbest must be between 1 and --beam ({args.beam}), got {args.nbest}")
+    if args.nbest == 1 and not args.trace:
+        for out in translator.translate(lines, batch_size=args.batch_size, **_decoding(args)):
+            print(out)
+        return 0
+    results = translator.decode(lines, nbest=args.nbest, record=bool(args.trace), batch_size=args.batch_size,
+                                **_decoding(args))
+    for i, (line, result) in enumerate(zip(lines, results)):
+        if args.nbest == 1:
+            print(result.best.text if result.hypotheses and line.strip() else "")
+            continue
+        for rank, hyp in enumerate(result.hypotheses, start=1):  # index, rank, score, logprob, text
+            print(f"{i}\t{rank}\t{hyp.score:.4f}\t{hyp.logprob:.4f}\t{hyp.text}")
+    if args.trace:
+        _write_traces(args.trace, args.checkpoint, lines, results)
     return 0
 
 
@@ -64,11 +92,59 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     pairs = read_parallel(args.src, args.ref)
     translator = Translator.from_path(args.checkpoint, args.device)
-    hyps = translator.translate(pairs.src, batch_size=args.batch_size)
+    if args.trace:
+        results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, **_decoding(args))
+        hyps = [r.best.text if r.hypotheses else "" for r in results]
+        _write_traces(args.trace, args.checkpoint, pairs.src, results)
+    else:
+        hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    print(json.dumps({**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint)}))
+    print(json.dumps({**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam": args.beam,
+                      "length_penalty": args.length_penalty}))
     return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Attention, gates and gradient flow for one sentence, as JSON (``nmt_core.inspection``)."""
+    from .checkpoint import load_checkpoint
+    from .inspection import inspect_sentence
+
+    bundle = inspect_sentence(load_checkpoint(args.checkpoint, "cpu"), args.src, args.tgt)
+    text = json.dumps(bundle, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """Run one teaching lab and write its tables as CSV (``nmt_core.labs``)."""
+    from .device import set_threads
+    from .labs import run_lab
+
+    set_threads(args.threads)
+    result = run_lab(args.name, budget=args.budget, out_dir=args.out, seed=args.seed,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps({"lab": result.name, "budget": result.budget, "out": str(args.out),
+                      "tables": sorted(result.tables), "info": result.info}, default=str))
+    return 0
+
+
+def _add_decoding_options(p: argparse.ArgumentParser) -> None:
+    """Options of translate and evaluate (see docs/beam-trace.md)."""
+    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy, the fast path)")
+    p.add_argument("--length-penalty", choices=("none", "norm", "gnmt"), default="none",
+                   help="rank hypotheses by logprob (none), logprob/length (norm) or logprob/((5+len)/6)^alpha "
+                        "(gnmt); default none")
+    p.add_argument("--alpha", type=float, default=0.6, help="exponent of the gnmt penalty (default 0.6)")
+    p.add_argument("--max-ratio", type=float, default=2.0,
+                   help="output at most ratio * source length + 5 pieces (default 2.0)")
+    p.add_argument("--prefix", help="force every translation to start with this target text")
+    p.add_argument("--trace", metavar="FILE.json",
+                   help="write the search trace of every input, with attention and rejected continuations")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
+    _add_decoding_options(p)
+    p.add_argument("--nbest", type=int, default=1,
+                   help="print the N best translations per input as index<TAB>rank<TAB>score<TAB>logprob<TAB>text")
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("evaluate", help="BLEU and chrF (sacrebleu) on a source/reference file pair")
@@ -110,7 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hyp-out", help="also write the translations here")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
+    _add_decoding_options(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("inspect", help="attention, gates and gradient flow for one sentence, as JSON")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--src", required=True, help="source sentence")
+    p.add_argument("--tgt", help="target to teacher-force on (default: the model's greedy translation)")
+    p.add_argument("--out", help="write the JSON here (default: stdout)")
+    p.set_defaults(func=cmd_inspect)
+
+    from .labs import BUDGETS, LABS
+
+    p = sub.add_parser("lab", help="run a teaching lab and write its tables as CSV")
+    p.add_argument("name", choices=sorted(LABS), help="which lab")
+    p.add_argument("--budget", default="small", choices=BUDGETS,
+                   help="small: a few minutes on a laptop CPU (default); full: the classroom-quality run")
+    p.add_argument("--out", default="labs", help="output directory for the CSV files (default labs/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: small recurrent models run fastest on one thread)")
+    p.set_defaults(func=cmd_lab)
     return parser
 
 

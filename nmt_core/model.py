@@ -90,8 +90,13 @@ def _slice_state(state, start: int, stop: int):
     return h[start:stop], (None if c is None else c[start:stop])
 
 
+_CELL_FUNCTIONS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell, nn.RNN: torch.rnn_tanh_cell}
+
+
 def _run_fused(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None, state):
     h0, c0 = (None, None) if state is None else state
+    if lengths is None and x.shape[1] == 1 and h0 is not None and not rnn.bidirectional:
+        return _run_fused_step(rnn, x, h0, c0)
     hx = (h0, c0) if isinstance(rnn, nn.LSTM) and h0 is not None else h0
     if lengths is None:  # decoder: every sequence has the full length
         out, final = rnn(x, hx)
@@ -101,6 +106,18 @@ def _run_fused(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None, state):
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
     h_n, c_n = final if isinstance(rnn, nn.LSTM) else (final, None)
     return out, h_n, c_n
+
+
+def _run_fused_step(rnn: nn.RNNBase, x: Tensor, h0: Tensor, c0: Tensor | None):
+    """One decoder step through the fused *cell* kernel (``torch.lstm_cell`` etc.) on the module's own
+    parameters. For a single time step this is several times faster than the full sequence kernel
+    (whose backward pass has a large fixed cost per call on CPU) and computes the same function."""
+    params = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+    if isinstance(rnn, nn.LSTM):
+        h, c = torch.lstm_cell(x[:, 0], (h0[0], c0[0]), *params)
+        return h.unsqueeze(1), h.unsqueeze(0), c.unsqueeze(0)
+    h = _CELL_FUNCTIONS[type(rnn)](x[:, 0], h0[0], *params)
+    return h.unsqueeze(1), h.unsqueeze(0), None
 
 
 # --------------------------------------------------------------------------------------- attention
@@ -146,7 +163,8 @@ class Attention(nn.Module):
             scores = query @ keys.transpose(1, 2)  # (B, T, S)
         allowed = mask if blocked is None else mask & ~blocked
         scores = scores.masked_fill(~allowed.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(scores.float(), dim=-1).to(values.dtype)
+        # softmax in at least float32 (half precision under autocast), never below the model's dtype
+        weights = torch.softmax(scores.float() if scores.dtype != torch.float64 else scores, dim=-1).to(values.dtype)
         return weights @ values, weights
 
 

@@ -155,7 +155,7 @@ def _expand(model: Seq2Seq, y: Tensor, state: DecoderState, enc: EncoderOutput, 
 
 
 # --------------------------------------------------------------------------------------- greedy
-@torch.no_grad()
+@torch.inference_mode()
 def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio: float = 2.0,
                   max_len: int | None = None, intervention: Intervention | None = None) -> list[list[int]]:
     """Batched argmax decoding (the fast path; ``beam_search(beam_size=1)`` gives the same tokens plus
@@ -341,14 +341,16 @@ def _record_step(sel: _Selection, new: _Live, cand: Tensor, logp: Tensor, attn: 
     return rec
 
 
-def _check_options(beam_size: int, nbest: int, mode: str) -> None:
+def _check_options(beam_size: int, nbest: int, mode: str, alpha: float) -> None:
     if beam_size < 1 or not 1 <= nbest <= beam_size:
         raise ValueError(f"need beam_size >= 1 and 1 <= nbest <= beam_size, got beam {beam_size}, nbest {nbest}")
     if mode not in LENGTH_PENALTIES:
         raise ValueError(f"length penalty must be one of {LENGTH_PENALTIES}, got {mode!r}")
+    if mode == "gnmt" and alpha < 0:  # the stopping rule needs a penalty that grows with length
+        raise ValueError(f"the gnmt length penalty needs alpha >= 0, got {alpha}")
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: int = 5, nbest: int = 1,
                 length_penalty: str = "none", alpha: float = 0.6, max_ratio: float = 2.0,
                 max_len: int | None = None, record: bool = False, top_n_rejected: int = 5,
@@ -366,7 +368,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
     stopping rule's correctness the same n-best list (a reference for tests and for teaching).
     """
     mode, k = length_penalty, beam_size
-    _check_options(k, nbest, mode)
+    _check_options(k, nbest, mode, alpha)
     b, device = src.shape[0], src.device
     prefixes = normalise_prefix(prefix, b)
     bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
@@ -384,7 +386,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         sel = _top_k_continuations(cand)
         new = _reorder(live, sel, logp, attn, state)
         at_limit = (limits_dev == t) if bool((limits == t).any()) else None
-        fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
+        if at_limit is not None or bool(sel.eos_admit.any()):  # most steps finish nothing: skip the merge
+            fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
         records.append(_record_step(sel, new, cand, logp, attn, record, top_n_rejected))
         code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha)
         if not early_stop:
@@ -479,40 +482,45 @@ def _build_trace(sent: dict[str, np.ndarray], settings: dict[str, Any], limit: i
     admitted </s> continuations. Returns the trace and the map from pool keys to node ids."""
     live_lp = sent["live_logprob"]  # (T, k)
     n_steps, k = live_lp.shape
-    valid = np.concatenate([np.isfinite(live_lp), sent["eos_admit"]], axis=1)  # (T, 2k)
+    valid = np.concatenate([np.isfinite(live_lp), sent["eos_admit"]], axis=1)  # (T, 2k): live | </s> columns
     ids = np.full(valid.shape, -1, dtype=np.int64)
     ids[valid] = np.arange(1, int(valid.sum()) + 1)
-    prev_live = np.vstack([np.r_[0, np.full(k - 1, -1)], ids[:-1, :k]]) if n_steps else np.zeros((0, k), np.int64)
-    live_parent = np.take_along_axis(prev_live, sent["live_parent"], axis=1)
-    steps = np.repeat(np.arange(1, n_steps + 1), 2 * k).reshape(n_steps, 2 * k)
-    cols = lambda live, eos: np.concatenate([live, eos], axis=1)[valid]  # noqa: E731
-    truncated = np.broadcast_to((np.arange(1, n_steps + 1) == limit)[:, None], (n_steps, k))
-    step = np.r_[0, steps[valid]]
-    logprob = np.r_[0.0, cols(live_lp, sent["eos_logprob"])]
-    token = np.r_[BOS_ID, cols(sent["live_token"], np.full((n_steps, k), EOS_ID))]
-    slot = np.broadcast_to(np.arange(k), (n_steps, k))
+    root_row = np.full((1, k), -1, dtype=np.int64)
+    root_row[0, 0] = 0
+    prev_live = np.concatenate([root_row, ids[:-1, :k]])  # (T, k) node id in each slot before step t
+
+    def nodes(root: Any, live: np.ndarray, eos: Any) -> np.ndarray:
+        """One value per node: the root's, then the valid (live | </s>) entries step by step."""
+        both = np.concatenate([live, np.broadcast_to(eos, live.shape)], axis=1)[valid]
+        return np.concatenate([np.asarray([root], dtype=both.dtype), both])
+
+    steps = np.broadcast_to(np.arange(1, n_steps + 1)[:, None], (n_steps, k))
+    slots = np.broadcast_to(np.arange(k), (n_steps, k))
+    step = nodes(0, steps, steps)
+    logprob = nodes(0.0, live_lp, sent["eos_logprob"])
+    token = nodes(BOS_ID, sent["live_token"], EOS_ID)
+    lp_args = settings["length_penalty"], settings["alpha"]
     rejected = attention = None
-    if "attention" in sent:  # parents' attention rows at each step: a node's row is its parent slot's
+    if "attention" in sent:  # a node's attention row is its parent slot's row at that step
         att = sent["attention"][:, :, :s_len]  # (T, k, S)
         live_att = np.take_along_axis(att, sent["live_parent"][:, :, None], axis=1)
-        attention = np.vstack([np.full((1, s_len), np.nan), np.concatenate([live_att, att], axis=1)[valid]])
+        attention = np.concatenate([np.full((1, s_len), np.nan), np.concatenate([live_att, att], axis=1)[valid]])
     if "rejected_mask" in sent:
         mask = sent["rejected_mask"]  # (T, k, W)
-        rej_token = sent["rejected_token"][mask]
         rej_lp = sent["rejected_logprob"][mask]
-        rej_step = np.broadcast_to(np.arange(1, n_steps + 1)[:, None, None], mask.shape)[mask]
-        rejected = RejectedContinuations(
-            np.broadcast_to(prev_live[:, :, None], mask.shape)[mask], rej_token, sent["rejected_token_lp"][mask],
-            rej_lp, rej_lp / penalty(rej_step, settings["length_penalty"], settings["alpha"]),
-            pieces(rej_token))
+        rej_step = np.broadcast_to(steps[:, :, None], mask.shape)[mask]
+        rej_token = sent["rejected_token"][mask]
+        rejected = RejectedContinuations(np.broadcast_to(prev_live[:, :, None], mask.shape)[mask], rej_token,
+                                         sent["rejected_token_lp"][mask], rej_lp, rej_lp / penalty(rej_step, *lp_args),
+                                         pieces(rej_token))
     trace = BeamTrace(
-        settings={**settings, "max_len": limit}, source=(), step=step, beam=np.r_[-1, cols(slot, slot)],
-        parent=np.r_[-1, cols(live_parent, prev_live)], token=token,
-        token_logprob=np.r_[0.0, cols(sent["live_token_lp"], sent["eos_token_lp"])], logprob=logprob,
-        score=logprob / penalty(step.clip(min=1), settings["length_penalty"], settings["alpha"]),
-        finished=np.r_[False, cols(truncated, np.ones((n_steps, k), dtype=bool))], hypotheses=(), stop_step=0,
-        stop_reason="", pieces=pieces(token), attention=attention, rejected=rejected)
-    return trace, np.r_[ids.reshape(-1), -1]
+        settings={**settings, "max_len": limit}, source=(), step=step, beam=nodes(-1, slots, slots),
+        parent=nodes(-1, np.take_along_axis(prev_live, sent["live_parent"], axis=1), prev_live), token=token,
+        token_logprob=nodes(0.0, sent["live_token_lp"], sent["eos_token_lp"]), logprob=logprob,
+        score=logprob / penalty(np.maximum(step, 1), *lp_args),
+        finished=nodes(False, steps == limit, True), hypotheses=(), stop_step=0, stop_reason="",
+        pieces=pieces(token), attention=attention, rejected=rejected)
+    return trace, ids.reshape(-1)
 
 
 # --------------------------------------------------------------------------------------- sampling
@@ -526,7 +534,7 @@ def _draw(logp: Tensor, temperature: float, top_k: int, generator: torch.Generat
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temperature: float = 1.0,
            top_k: int = 0, seed: int | None = None, max_ratio: float = 2.0, max_len: int | None = None,
            prefix: Prefix = None, constraints: Constraints = None, intervention: Intervention | None = None,
@@ -577,7 +585,7 @@ def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temp
 
 
 # --------------------------------------------------------------------------------------- scoring
-@torch.no_grad()
+@torch.inference_mode()
 def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], *,
                       length_penalty: str = "none", alpha: float = 0.6, intervention: Intervention | None = None,
                       tgt_tokenizer: Any = None) -> TokenScores:

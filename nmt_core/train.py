@@ -180,6 +180,7 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         self.progress = Progress()
+        self._elapsed_before = 0.0
         if payload is not None:
             self._restore(payload["training_state"])
         self.run.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
@@ -196,6 +197,10 @@ class Trainer:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "progress": vars(self.progress).copy(), "rng": torch.get_rng_state()}
 
+    def _elapsed(self, started: float) -> float:
+        """Training seconds so far, across resumes."""
+        return self._elapsed_before + (time.time() - started)
+
     # ---- stop conditions
     def _stop_reason(self, started: float) -> str | None:
         t, p = self.cfg.train, self.progress
@@ -203,7 +208,7 @@ class Trainer:
             return f"reached max_steps={t.max_steps}"
         if p.epoch >= t.max_epochs:
             return f"reached max_epochs={t.max_epochs}"
-        if t.time_budget_s is not None and p.elapsed_s + (time.time() - started) >= t.time_budget_s:
+        if t.time_budget_s is not None and self._elapsed(started) >= t.time_budget_s:
             return f"time budget of {t.time_budget_s:g}s used"
         if self.run.stop_requested() or (self.should_stop is not None and self.should_stop()):
             return "stopped on request"
@@ -242,6 +247,7 @@ class Trainer:
         self.model.train()
         p, t = self.progress, self.cfg.train
         started, window = time.time(), _Window()
+        self._elapsed_before = p.elapsed_s  # training seconds of earlier (resumed-from) processes
         self.run.clear_stop()
         self._status("running", "training")
         bar = tqdm(total=t.max_steps, initial=p.step, disable=not self.progress_bar, file=sys.stderr,
@@ -284,9 +290,8 @@ class Trainer:
             raise TrainingError(f"non-finite loss ({record['loss']}) near step {self.progress.step}: training "
                                 "stopped; the last good checkpoint is kept. Try a lower learning rate or "
                                 "gradient clipping.")
-        elapsed = self.progress.elapsed_s + (time.time() - started)
         record.update(kind="train", step=self.progress.step, epoch=self.progress.epoch,
-                      lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(elapsed, 2))
+                      lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2))
         self.run.append_metrics(record)
         self.progress.history.append(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", gnorm=f"{record['grad_norm']:.2f}")
@@ -301,7 +306,7 @@ class Trainer:
         if not math.isfinite(record["dev_loss"]):
             raise TrainingError(f"non-finite dev loss at step {p.step}: training stopped; the last good "
                                 "checkpoint is kept.")
-        p.elapsed_s += time.time() - started
+        p.elapsed_s = self._elapsed(started)  # saved with the checkpoint, so resumed runs keep counting
         record["elapsed_s"] = round(p.elapsed_s, 2)
         improved = record["bleu"] > p.best_bleu
         if improved:

@@ -1,22 +1,25 @@
 """Using a trained model: text in, text out, and corpus-level scores.
 
 The facade the CLI, the studio and notebooks share (JoeyNMT's hub_interface idea): it owns the
-conventions (normalisation, length caps, batching, detokenisation) so callers pass plain strings.
+conventions (normalisation, length caps, batching, detokenisation) so callers pass plain strings and
+get back the search's own result objects (``nmt_core.beam_trace``) with texts and pieces filled in.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import sacrebleu
 import torch
 
 from .batching import make_batch, sorted_batches
+from .beam_trace import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import pick_device
-from .search import greedy_search
+from .search import beam_search, greedy_search, sample, score_translation
 from .text import normalize
+from .tokenizer import EOS_ID
 
 #: Inputs longer than this many pieces are cut (with a notice), keeping decode time bounded.
 MAX_INPUT_PIECES = 200
@@ -46,9 +49,26 @@ class Translator:
         ids = self.tokenizers.src.encode(text)
         return PreparedSource(text, ids[:MAX_INPUT_PIECES], len(ids) > MAX_INPUT_PIECES)
 
+    def source_pieces(self, ids: list[int]) -> tuple[str, ...]:
+        """Labels for the encoder positions: the pieces and the final </s> the encoder sees."""
+        return tuple(self.tokenizers.src.id_to_piece(i) for i in [*ids, EOS_ID])
+
+    def _prefix_ids(self, prefix: str | None) -> list[int] | None:
+        return self.tokenizers.tgt.encode(prefix) if prefix else None
+
+    def _finish(self, hyp: Hypothesis) -> Hypothesis:
+        return replace(hyp, text=self.tokenizers.tgt.decode(hyp.output_ids))
+
+    # ---- corpus-level
     @torch.no_grad()
-    def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0) -> list[str]:
-        """Greedy translations, in input order. Empty inputs give empty outputs."""
+    def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam: int = 1,
+                  length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None) -> list[str]:
+        """Best translations, in input order. Empty inputs give empty outputs. ``beam=1`` without a
+        prefix runs the greedy fast path; anything else runs ``decode``."""
+        if beam > 1 or prefix:
+            results = self.decode(sentences, beam=beam, length_penalty=length_penalty, alpha=alpha,
+                                  max_ratio=max_ratio, prefix=prefix, batch_size=batch_size)
+            return [r.best.text if r.hypotheses and normalize(s) else "" for s, r in zip(sentences, results)]
         prepared = [self.prepare(s) for s in sentences]
         outputs = [""] * len(prepared)
         todo = [i for i, p in enumerate(prepared) if p.ids]
@@ -58,6 +78,57 @@ class Translator:
             for i, ids in zip(index, greedy_search(self.model, batch.src, batch.src_lengths, max_ratio=max_ratio)):
                 outputs[i] = self.tokenizers.tgt.decode(ids)
         return outputs
+
+    @torch.no_grad()
+    def decode(self, sentences: list[str], *, beam: int = 5, nbest: int = 1, length_penalty: str = "none",
+               alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
+               top_n_rejected: int = 5, batch_size: int = 64) -> list[BeamResult]:
+        """Batched beam search over many sentences, results in input order, each hypothesis with its
+        text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)"""
+        prepared = [self.prepare(s) for s in sentences]
+        results: list[BeamResult | None] = [None] * len(prepared)
+        prefix_ids = self._prefix_ids(prefix)
+        for index in sorted_batches([len(p.ids) for p in prepared], batch_size):
+            batch = make_batch([prepared[i].ids for i in index]).to(self.device)
+            found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam, nbest=nbest,
+                                length_penalty=length_penalty, alpha=alpha, max_ratio=max_ratio, record=record,
+                                top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt)
+            for i, result in zip(index, found):
+                src_pieces = self.source_pieces(prepared[i].ids)
+                results[i] = BeamResult([self._finish(h) for h in result.hypotheses],
+                                        replace(result.trace, source_pieces=src_pieces), src_pieces)
+        return results
+
+    # ---- one sentence, for the studio
+    def beam(self, sentence: str, *, beam: int = 5, nbest: int = 5, record: bool = True, **options) -> BeamResult:
+        """One sentence through beam search with everything recorded (the Beam Search page)."""
+        return self.decode([sentence], beam=beam, nbest=min(nbest, beam), record=record, **options)[0]
+
+    @torch.no_grad()
+    def score(self, sentence: str, translation: str, *, length_penalty: str = "none",
+              alpha: float = 0.6) -> TokenScores:
+        """Log-prob of a given translation, token by token, with the model's own choice at each step."""
+        src = self.prepare(sentence)
+        return score_translation(self.model, src.ids, self.tokenizers.tgt.encode(translation),
+                                 length_penalty=length_penalty, alpha=alpha, tgt_tokenizer=self.tokenizers.tgt)
+
+    def diagnose(self, sentence: str, reference: str, *, beam: int = 5, length_penalty: str = "none",
+                 alpha: float = 0.6, **options) -> Diagnosis:
+        """Search error or model error? Beam-search the sentence and score the reference the same way."""
+        result = self.beam(sentence, beam=beam, nbest=1, record=False, length_penalty=length_penalty, alpha=alpha,
+                           **options)
+        return diagnose(self.score(sentence, reference, length_penalty=length_penalty, alpha=alpha), result.best)
+
+    @torch.no_grad()
+    def sample(self, sentence: str, *, n: int = 5, temperature: float = 1.0, top_k: int = 0, seed: int | None = None,
+               max_ratio: float = 2.0, prefix: str | None = None) -> list[Hypothesis]:
+        """``n`` random translations (ancestral sampling), for comparison with search."""
+        src = self.prepare(sentence)
+        batch = make_batch([src.ids]).to(self.device)
+        samples = sample(self.model, batch.src, batch.src_lengths, n=n, temperature=temperature, top_k=top_k,
+                         seed=seed, max_ratio=max_ratio, prefix=self._prefix_ids(prefix),
+                         tgt_tokenizer=self.tokenizers.tgt)[0]
+        return [self._finish(h) for h in samples]
 
 
 def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:

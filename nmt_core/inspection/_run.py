@@ -106,8 +106,13 @@ def teacher_forced(model: Seq2Seq, prep: Prepared, *, trace: bool = True,
                                  intervention=intervention)
         state = step.state
         steps.append(step)
-        log_probs.append(torch.log_softmax(step.logits.float(), dim=-1)[0, y])
+        log_probs.append(_log_softmax(step.logits)[0, y])
     return Forward(enc, steps, torch.stack(log_probs))
+
+
+def _log_softmax(logits: Tensor) -> Tensor:
+    """In at least float32 (autocast may give half), never lowering a float64 model's precision."""
+    return torch.log_softmax(logits if logits.dtype == torch.float64 else logits.float(), dim=-1)
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,7 @@ def greedy(model: Seq2Seq, src_ids, *, max_len: int, intervention: Intervention 
     for _ in range(max_len):
         step = model.decode_step(y, state, enc, trace=trace, intervention=intervention)
         state = step.state
-        logp = torch.log_softmax(step.logits.float(), dim=-1)[0]
+        logp = _log_softmax(step.logits)[0]
         y = logp.argmax().view(1)
         log_probs.append(float(logp[y]))
         if step.attention is not None:

@@ -103,7 +103,7 @@ def gradient_flow(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_
                              for lp in fwd.log_probs])  # (T, S)
     n_enc = len(enc_nodes)
     return GradientFlowResult(
-        prep.src_pieces, prep.tgt_pieces, float(-fwd.log_probs.sum()),
+        prep.src_pieces, prep.tgt_pieces, float(-fwd.log_probs.detach().sum()),
         encoder=dict(zip(enc_nodes, norms[:n_enc])),
         decoder=dict(zip(dec_nodes, norms[n_enc:n_enc + n_dec])),
         encoder_outputs=norms[-1][0],  # the (1, S, He) tensor's per-position norms

@@ -36,7 +36,7 @@ class InterventionResult:
     after_text: str
     before_log_probs: np.ndarray  # per step (the final </s> step included when produced)
     after_log_probs: np.ndarray
-    after_score_of_before: float  # log p(original output + </s> | x) under the intervened model
+    after_score_of_before: float  # log p(original output | x) under the intervened model (same steps)
     attention_before: np.ndarray | None  # (steps, S)
     attention_after: np.ndarray | None
 
@@ -109,7 +109,7 @@ def intervene(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, interven
         tuple(tgt.display_pieces(before.ids)), tuple(tgt.display_pieces(after.ids)),
         tgt.decode(before.ids), tgt.decode(after.ids),
         np.asarray(before.log_probs), np.asarray(after.log_probs),
-        float(rescored.log_probs.sum()), _attention(before), _attention(after))
+        float(rescored.log_probs[:len(before.log_probs)].sum()), _attention(before), _attention(after))
 
 
 def _attention(decoded: Decoded) -> np.ndarray | None:

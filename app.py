@@ -1,0 +1,74 @@
+"""Home: what the studio is, which model is loaded, and that model's card."""
+
+import pandas as pd
+import streamlit as st
+import yaml
+
+import ui_common as ui
+from nmt_core import viz_studio as viz
+
+ref = ui.page("NMT Studio", "A studio for teaching and inspecting recurrent neural machine translation.",
+              needs_model=False)
+
+st.markdown("""
+Type a sentence, watch a **recurrent encoder-decoder with attention** translate it, and open up every
+step: the beam search tree, the attention weights, the LSTM gates and the gradients flowing back in time.
+Then train a model of your own and watch it learn.
+""")
+guide = st.columns(4)
+for col, (page, label, what) in zip(guide * 2, [
+    ("pages/1_Translate.py", "Translate & beam search", "greedy vs beam, the search tree, n-best, what-ifs"),
+    ("pages/2_Attention.py", "Attention", "soft alignment as a heatmap and as lines, vs gold alignments"),
+    ("pages/3_Gates.py", "Gates", "i, f, o, g, c, h of every LSTM layer; clamp a gate and re-translate"),
+    ("pages/4_Gradients.py", "Gradient flow", "per-step gradient norms; the vanishing-gradient lab"),
+    ("pages/5_Train.py", "Train", "train a model on a built-in task or your own data, live"),
+    ("pages/6_Compare.py", "Compare", "two models on one sentence; BLEU by sentence length"),
+    ("pages/7_Data.py", "Data", "browse the corpus, tokenizer pieces, length histograms"),
+]):
+    with col:
+        st.page_link(page, label=label)
+        st.caption(what)
+
+if ref is None:
+    st.info("No model yet: start one on the **Train** page.")
+    st.stop()
+
+st.header("Model card")
+ckpt = ui.checkpoint(ref)
+cfg, metrics = ckpt.config, ckpt.metrics
+m = cfg.model
+data = cfg.data.task or "your own corpus"
+cols = st.columns(5)
+cols[0].metric("Parameters", f"{ckpt.model.num_parameters():,}")
+cols[1].metric("Training steps", f"{ckpt.step:,}")
+cols[2].metric("Dev BLEU", f"{metrics['bleu']:.1f}" if "bleu" in metrics else "–")
+cols[3].metric("Dev chrF", f"{metrics['chrf']:.1f}" if "chrf" in metrics else "–")
+cols[4].metric("Dev perplexity", f"{metrics['dev_ppl']:.2f}" if "dev_ppl" in metrics else "–")
+st.markdown(
+    f"**Architecture:** {'bidirectional ' if m.bidirectional else ''}{m.cell.upper()} encoder "
+    f"({m.encoder_layers} layer{'s' * (m.encoder_layers > 1)}, {m.hidden_size} units per direction) → "
+    f"{m.cell.upper()} decoder ({m.decoder_layers} layer{'s' * (m.decoder_layers > 1)}), "
+    f"**{m.attention}** attention{', input feeding' if m.input_feeding and m.attention != 'none' else ''}; "
+    f"embeddings {m.embedding_size}; vocabularies {m.src_vocab_size:,} → {m.tgt_vocab_size:,} "
+    f"({cfg.tokenizer.type} pieces).")
+st.markdown(f"**Data:** {ui.escape_md(data)}")
+report = metrics.get("data")
+if report:
+    st.dataframe(pd.DataFrame([report]), hide_index=True)
+
+history = pd.DataFrame(ckpt.history)
+if not history.empty:
+    st.subheader("How it trained")
+    left, right = st.columns(2)
+    with left:
+        ui.chart_with_downloads(viz.training_curves(history, ["loss", "dev_loss"], title="Loss (cross-entropy)"),
+                                history, "training-loss")
+    with right:
+        ui.chart_with_downloads(viz.training_curves(history, ["bleu", "chrf"], title="Dev BLEU / chrF"),
+                                history, "training-bleu")
+
+with st.expander("Full configuration (YAML)"):
+    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)
+    st.code(text, language="yaml")
+    st.download_button("Download config", text, f"{ref.key.replace('/', '_')}.yaml", key="dl-config",
+                       on_click="ignore")

@@ -1,0 +1,54 @@
+"""Compare: two models on the same sentence, side by side, and BLEU by sentence length."""
+
+import streamlit as st
+
+import ui_common as ui
+from nmt_core import viz_studio as viz
+
+ui.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on the "
+        "same test sentences, split by source length: attention helps most on long sentences.", needs_model=True)
+models = ui.available_models()
+keys = list(models)
+if len(keys) < 2:
+    st.info("Comparing needs two models: train one on the **Train** page.")
+    st.stop()
+left, right = st.columns(2)
+with left:
+    a = ui.control(st.selectbox, "Model A", "a", keys[0], options=keys, format_func=lambda k: models[k].label)
+with right:
+    b = ui.control(st.selectbox, "Model B", "b", keys[1], options=keys, format_func=lambda k: models[k].label)
+ref_a, ref_b = models[a], models[b]
+task_a, task_b = ui.checkpoint(ref_a).config.data.task, ui.checkpoint(ref_b).config.data.task
+if task_a != task_b:
+    st.warning(f"The models were trained on different data ({task_a or 'a corpus'} vs {task_b or 'a corpus'}): "
+               "one of them may not know the words of this sentence.")
+sentence = ui.sentence_box(ref_a)
+if sentence is None:
+    st.stop()
+k = ui.control(st.slider, "Beam size", "k", 5, min_value=1, max_value=12)
+
+for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
+    with col:
+        st.markdown(f"**Model {name}**: {ui.escape_md(ref.label)}")
+        result = ui.run_beam(ref, sentence, k, "none", 0.6, 1)
+        if not result.hypotheses:
+            st.error("No complete translation found.")
+            continue
+        ui.show_text("Translation", result.best.text)
+        st.caption(f"score {result.best.score:.3f} · {ui.checkpoint(ref).model.num_parameters():,} parameters")
+        if result.best.attention is not None:
+            ui.chart_with_downloads(viz.attention_heatmap(result.best.attention, ui.labels(result.src_pieces),
+                                                          ui.labels(result.best.pieces), title="Attention"),
+                                    result.attention_frame(1), f"compare-attention-{name}")
+        else:
+            st.caption("No attention: this model reads the source through one vector.")
+
+st.subheader("BLEU by source length")
+st.caption("Both models translate the first test sentences of model A's data (greedy), scored with sacrebleu "
+           "per length bucket.")
+n = ui.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
+if ui.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
+    table = ui.bleu_by_length((ref_a, ref_b), (ref_a.path, ref_a.mtime, ref_b.path, ref_b.mtime),
+                              ui.model_data(ref_a), n)
+    ui.chart_with_downloads(viz.bleu_by_length(table, title="BLEU per source-length bucket"), table, "bleu-by-length")
+    st.dataframe(table, hide_index=True)
