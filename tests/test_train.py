@@ -143,3 +143,24 @@ def test_config_overrides_are_checked(tmp_path, override, message):
     path.write_text("name: x\n")
     with pytest.raises(ConfigError, match=message):
         load_config(path, [override])
+
+
+def test_user_tsv_corpus_trains_end_to_end(tmp_path):
+    """A user's own Tatoeba-style TSV (with an attribution column) goes through the same train command."""
+    from nmt_core import tasks
+
+    pairs = tasks.generate("numbers-de", size=300, seed=3)
+    tsv = tmp_path / "mine.tsv"
+    tsv.write_text("".join(f"{s}\t{t}\tCC-BY (#{i})\n" for i, (s, t) in enumerate(zip(pairs.src, pairs.tgt))),
+                   encoding="utf-8")
+    cfg_path = tmp_path / "cfg.yaml"
+    raw = tiny(max_steps=10, eval_every=10).to_dict()
+    raw["data"] = {"task": None, "corpus": {"format": "tsv", "path": str(tsv)}, "dev_size": 20, "test_size": 20}
+    raw["tokenizer"] = {"type": "unigram", "vocab_size": 60}
+    cfg_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "nmt_core", "train", str(cfg_path), "--run-dir", str(tmp_path / "r")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["state"] == "finished"
+    ckpt = load_checkpoint(tmp_path / "r" / "best.pt")
+    assert ckpt.metrics["data"]["train"] == 260 and ckpt.tokenizers.src.model_type() == "unigram"
