@@ -5,7 +5,7 @@ import streamlit as st
 import yaml
 
 import ui_common as ui
-from nmt_core import viz_studio as viz
+from nmt_core import viz
 
 ref = ui.page("NMT Studio", "A studio for teaching and inspecting recurrent neural machine translation.",
               needs_model=False)
@@ -59,13 +59,7 @@ if report:
 history = pd.DataFrame(ckpt.history)
 if not history.empty:
     st.subheader("How it trained")
-    left, right = st.columns(2)
-    with left:
-        ui.chart_with_downloads(viz.training_curves(history, ["loss", "dev_loss"], title="Loss (cross-entropy)"),
-                                history, "training-loss")
-    with right:
-        ui.chart_with_downloads(viz.training_curves(history, ["bleu", "chrf"], title="Dev BLEU / chrF"),
-                                history, "training-bleu")
+    ui.chart_with_downloads(viz.training_curves(history), history, "training-curves")
 
 with st.expander("Full configuration (YAML)"):
     text = yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)

@@ -16,7 +16,7 @@ import html
 import io
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,8 @@ def checkpoints_dir() -> Path:
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A checkpoint file by key (what the URL holds), path and modification time (the cache key)."""
+    """A checkpoint: its name in the picker and in links (``?model=``, stable), path, modification time
+    (the cache key) and a longer description."""
 
     key: str
     path: str
@@ -67,11 +68,10 @@ class ModelRef:
     label: str
 
 
-def _key(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path.resolve())
+def model_key(path: Path) -> str:
+    """The stable name of a checkpoint: "<file stem> (shipped)" or "<run name> (your run)"."""
+    path = Path(path)
+    return f"{path.parent.name} (your run)" if path.name == "best.pt" else f"{path.stem} (shipped)"
 
 
 def available_models() -> dict[str, ModelRef]:
@@ -79,12 +79,13 @@ def available_models() -> dict[str, ModelRef]:
     found: dict[str, ModelRef] = {}
     shipped = sorted(checkpoints_dir().glob("*.pt"), key=lambda p: (p.stem != "toy-en-es", p.name))
     for path in shipped:
-        found[_key(path)] = ModelRef(_key(path), str(path), path.stat().st_mtime, f"{path.stem} (shipped)")
+        key = model_key(path)
+        found[key] = ModelRef(key, str(path), path.stat().st_mtime, key)
     for run in jobs.list_runs(runs_root()):
         best = run.path / "best.pt"
         if best.exists():
-            label = f"{run.name} (your run, step {run.step}, {run.state})"
-            found[_key(best)] = ModelRef(_key(best), str(best), best.stat().st_mtime, label)
+            key = model_key(best)
+            found[key] = ModelRef(key, str(best), best.stat().st_mtime, f"{key}, step {run.step}, {run.state}")
     return found
 
 
@@ -107,6 +108,7 @@ def page(title: str, intro: str | None = None, *, needs_model: bool = True) -> M
     """Set up a page: config, title, intro, sidebar with the model picker. Stops the page with a
     message when it needs a model and none exists."""
     st.set_page_config(page_title=f"{title} · {APP_NAME}", page_icon="🔤", layout="wide")
+    _carry_choices_over(title)
     st.title(title)
     if intro:
         st.caption(intro)
@@ -125,7 +127,38 @@ def page(title: str, intro: str | None = None, *, needs_model: bool = True) -> M
         st.warning("No trained model yet. Train one on the **Train** page (or put a checkpoint in "
                    f"`{checkpoints_dir().name}/`).")
         st.stop()
+    if ref is not None:
+        from nmt_core.checkpoint import CheckpointError
+
+        try:
+            translator(ref)  # a junk, truncated or foreign .pt file is refused here, with its reason
+        except CheckpointError as err:
+            model_error(err)
+            st.stop()
     return ref
+
+
+def _carry_choices_over(title: str) -> None:
+    """Keep the sentence, the model and the other URL-bound choices when the user moves to another page.
+    Streamlit drops bound query parameters on a page switch, so every ``control`` also records its value
+    here, and a page seen for the first time since the switch starts from those values."""
+    if st.session_state.get("_page") == title:
+        return
+    st.session_state["_page"] = title
+    for key, value in st.session_state.get("_kept", {}).items():
+        if key not in st.query_params:  # a shared link's own values win
+            st.session_state[key] = value
+
+
+def _keep(key: str, value: Any) -> Any:
+    st.session_state.setdefault("_kept", {})[key] = value
+    return value
+
+
+def open_model(path: Path, page_path: str = "app.py") -> None:
+    """Make ``path`` the selected model and go to ``page_path`` (its model card by default)."""
+    _keep("model", model_key(path))
+    st.switch_page(page_path)
 
 
 def _model_picker(models: dict[str, ModelRef]) -> ModelRef | None:
@@ -133,14 +166,14 @@ def _model_picker(models: dict[str, ModelRef]) -> ModelRef | None:
         return None
     keys = list(models)
     if locked():
-        key = st.query_params.get("model", keys[0])
-        ref = models.get(key, models[keys[0]])
+        ref = models.get(_keep("model", query_value("model", keys[0], keys)), models[keys[0]])
         st.caption(f"Model: {ref.label}")
         return ref
-    key = st.selectbox("Model", keys, index=0, key="model", bind="query-params",
-                       format_func=lambda k: models[k].label if k in models else k,
+    if st.session_state.get("model") not in models:
+        st.session_state.pop("model", None)
+    key = st.selectbox("Model", keys, key="model", bind="query-params",
                        help="Shipped checkpoints and the best checkpoint of each of your training runs.")
-    return models.get(key, models[keys[0]])
+    return models.get(_keep("model", key), models[keys[0]])
 
 
 # --------------------------------------------------------------------------------------- controls in the URL
@@ -155,27 +188,34 @@ def control(widget: Any, label: str, key: str, default: Any, **kwargs: Any) -> A
     In locked mode nothing is drawn and the value comes from the URL (or ``default``)."""
     options = kwargs.get("options")
     if locked():
-        return query_value(key, default, options)
-    arg = _DEFAULT_ARG[widget.__name__]
-    kwargs[arg] = list(options).index(default) if arg == "index" else default
+        return _keep(key, query_value(key, default, options, kwargs.get("format_func", str)))
     lo, hi, old = kwargs.get("min_value"), kwargs.get("max_value"), st.session_state.get(key)
     if isinstance(old, int | float) and lo is not None and hi is not None and not lo <= old <= hi:
         st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
-    if options is not None and key in st.session_state and st.session_state[key] not in list(options):
+    if options is not None and key in st.session_state and not _valid_choice(st.session_state[key], options):
         del st.session_state[key]
-    return widget(label, key=key, bind="query-params", **kwargs)
+    if key not in st.session_state:  # a default next to a Session State value would make Streamlit warn
+        arg = _DEFAULT_ARG[widget.__name__]
+        kwargs[arg] = list(options).index(default) if arg == "index" else default
+    return _keep(key, widget(label, key=key, bind="query-params", **kwargs))
 
 
-def query_value(key: str, default: Any, options: Any = None) -> Any:
-    """The URL's value for ``key``, parsed like ``default`` (or one of ``options``); else ``default``."""
+def _valid_choice(value: Any, options: Any) -> bool:
+    choices = list(options)
+    return all(v in choices for v in value) if isinstance(value, list) else value in choices
+
+
+def query_value(key: str, default: Any, options: Any = None, format_func: Any = str) -> Any:
+    """The URL's value for ``key``, parsed like ``default`` (or the option whose ``str`` or ``format_func``
+    form it is: URL-bound widgets write the formatted option); else ``default``."""
     raw = st.query_params.get(key)
-    if raw is None:
-        return default
+    if raw is None:  # e.g. after a page switch in a locked session: the value the link gave
+        return st.session_state.get("_kept", {}).get(key, default)
     if isinstance(default, list):
         wanted = st.query_params.get_all(key)
-        return [o for o in (options or wanted) if str(o) in wanted]
+        return [o for o in (options or wanted) if str(o) in wanted or str(format_func(o)) in wanted]
     if options is not None:
-        return next((o for o in options if str(o) == raw), default)
+        return next((o for o in options if raw in (str(o), str(format_func(o)))), default)
     try:
         if isinstance(default, bool):
             return raw.lower() in ("1", "true", "yes", "on")
@@ -239,7 +279,7 @@ def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | N
     examples = list(info.examples) if info else []
     default = examples[0] if examples else ""
     if locked():
-        text = query_value("s", default)
+        text = _keep("s", query_value("s", default))
         st.text(f"Sentence: {text}")
     else:
         if examples:
@@ -280,7 +320,7 @@ def labels(pieces: Any) -> list[str]:
 
 def escape_md(text: str) -> str:
     """Text safe to embed in st.markdown: HTML escaped and Markdown punctuation neutralised."""
-    out = html.escape(str(text))
+    out = html.escape(str(text), quote=False)  # &#x27; would be broken by the '#' escape below
     for ch in "\\`*_{}[]()#+-.!|>~$":
         out = out.replace(ch, "\\" + ch)
     return out
@@ -290,8 +330,13 @@ def escape_md(text: str) -> str:
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
 def _load(path: str, mtime: float):
     """A ``Translator`` shared by every session: eval mode, read-only (never call .train() on it)."""
+    import torch
+
     from nmt_core.translator import Translator
 
+    # One thread per request: these models are small, and several sessions (plus a training process) share the
+    # cores; more threads only oversubscribe them (env NMT_STUDIO_THREADS to change).
+    torch.set_num_threads(max(1, int(os.environ.get("NMT_STUDIO_THREADS", "1"))))
     return Translator.from_path(path, os.environ.get("NMT_STUDIO_DEVICE", "cpu"))
 
 
@@ -305,7 +350,7 @@ def checkpoint(ref: ModelRef):
 
 
 def model_error(err: Exception) -> None:
-    st.error(f"This model cannot be used here: {err}")
+    st.error(f"This model cannot be used here: {escape_md(err)}")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -344,29 +389,39 @@ def _inspect(_ref: ModelRef, key: tuple, what: str, sentence: str, target: str |
     raise ValueError(what)
 
 
+def _inspect_or_stop(ref: ModelRef, what: str, sentence: str, target: str | None, extra: tuple = ()):
+    """``_inspect``, with the core's ValueErrors (a target longer than inspection allows, an empty one...)
+    shown as a warning that ends the page instead of a traceback."""
+    try:
+        return _inspect(ref, (ref.path, ref.mtime), what, sentence, target, extra)
+    except ValueError as err:
+        st.warning(f"Cannot show this: {escape_md(err)}")
+        st.stop()
+
+
 def attention(ref: ModelRef, sentence: str, target: str):
-    return _inspect(ref, (ref.path, ref.mtime), "attention", sentence, target)
+    return _inspect_or_stop(ref, "attention", sentence, target)
 
 
 def gates(ref: ModelRef, sentence: str, target: str | None = None):
-    return _inspect(ref, (ref.path, ref.mtime), "gates", sentence, target)
+    return _inspect_or_stop(ref, "gates", sentence, target)
 
 
 def gradients(ref: ModelRef, sentence: str, target: str | None = None):
-    return _inspect(ref, (ref.path, ref.mtime), "gradients", sentence, target)
+    return _inspect_or_stop(ref, "gradients", sentence, target)
 
 
 def clamp(ref: ModelRef, sentence: str, side: str, layer: int, direction: int, gate: str, unit: int, value: float):
-    return _inspect(ref, (ref.path, ref.mtime), "clamp", sentence, None, (side, layer, direction, gate, unit, value))
+    return _inspect_or_stop(ref, "clamp", sentence, None, (side, layer, direction, gate, unit, value))
 
 
 def block_source(ref: ModelRef, sentence: str, positions: tuple[int, ...]):
-    return _inspect(ref, (ref.path, ref.mtime), "block", sentence, None, tuple(positions))
+    return _inspect_or_stop(ref, "block", sentence, None, tuple(positions))
 
 
 def diagnose(ref: ModelRef, sentence: str, translation: str, k: int, penalty: str = "none", alpha: float = 0.6):
     """Score a user's translation token by token and compare it with the search's best (``Diagnosis``)."""
-    return _inspect(ref, (ref.path, ref.mtime), "diagnose", sentence, translation, (k, penalty, alpha))
+    return _inspect_or_stop(ref, "diagnose", sentence, translation, (k, penalty, alpha))
 
 
 def translation(ref: ModelRef, sentence: str) -> str:
@@ -385,32 +440,34 @@ def _figure_bytes(spec: str, fmt: str) -> bytes:
     return vlc.vegalite_to_png(spec, scale=2)
 
 
-def _data_bytes(data: Any) -> tuple[bytes, str, str]:
+def _data_bytes(data: Any) -> bytes:
     if isinstance(data, pd.DataFrame):
-        return data.to_csv(index=False).encode("utf-8"), "csv", "text/csv"
-    return json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8"), "json", "application/json"
+        return data.to_csv(index=False).encode("utf-8")
+    if hasattr(data, "to_json"):  # a core result, e.g. BeamTrace: its own documented JSON form
+        return data.to_json().encode("utf-8")
+    return json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
 
 
 def chart_with_downloads(fig: Any, data: Any, name: str, *, png: bool = False) -> None:
     """Show an Altair chart (hover tooltips come from the chart) with downloads of its data (CSV for a
-    DataFrame, JSON otherwise) and of the figure as SVG (and PNG if asked), rendered offline by
-    vl-convert only when the button is clicked."""
+    DataFrame; JSON for a core result with ``to_json`` or anything json.dumps takes) and of the figure as
+    SVG (and PNG if asked), rendered offline by vl-convert. Files are produced only when a button is
+    clicked, so a rerun costs nothing extra."""
     import altair as alt
 
     # Natural size: without an explicit autosize Streamlit fits the chart to a default box, which squeezes
     # heatmaps and the beam tree until their labels overlap.
     fig = fig.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
     st.altair_chart(fig, width="content")
-    spec = fig.to_json()
-    payload, ext, mime = _data_bytes(data)
+    ext, mime = ("csv", "text/csv") if isinstance(data, pd.DataFrame) else ("json", "application/json")
     cols = st.columns(3 if png else 2, gap="small", width=420 if png else 300)
-    cols[0].download_button(f"{ext.upper()} data", payload, f"{name}.{ext}", mime, key=f"dl-{name}-data",
-                            on_click="ignore", icon=":material/download:")
-    cols[1].download_button("SVG figure", lambda: _figure_bytes(spec, "svg"), f"{name}.svg", "image/svg+xml",
-                            key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
+    cols[0].download_button(f"{ext.upper()} data", lambda: _data_bytes(data), f"{name}.{ext}", mime,
+                            key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
+    cols[1].download_button("SVG figure", lambda: _figure_bytes(fig.to_json(), "svg"), f"{name}.svg",
+                            "image/svg+xml", key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
     if png:
-        cols[2].download_button("PNG figure", lambda: _figure_bytes(spec, "png"), f"{name}.png", "image/png",
-                                key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
+        cols[2].download_button("PNG figure", lambda: _figure_bytes(fig.to_json(), "png"), f"{name}.png",
+                                "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
 
 
 def frame_download(frame: pd.DataFrame, name: str, label: str = "CSV") -> None:
@@ -476,26 +533,28 @@ def beam_tree_player(result: Any, name: str = "beam-tree") -> None:
             st.rerun()
         step = right.slider("Search step", 0, max(last, 1), key="step",
                             help="Step t shows the prefixes of length t the search kept, and what it pruned.")
-        chart_with_downloads(beam_tree_chart(frame, step), result.trace.to_dict(), name)
+        chart_with_downloads(beam_tree_chart(frame, step), result.trace, name)
 
     player()
 
 
 # --------------------------------------------------------------------------------------- equations beside the gates
+GATE_LABELS = {"i": "i · input", "f": "f · forget", "g": "g · candidate", "o": "o · output", "c": "c · cell",
+               "h": "h · hidden", "r": "r · reset", "z": "z · update", "n": "n · candidate"}
 #: (gate, LaTeX, one sentence) per cell type, in the order the cell computes them (replay.GATE_NAMES).
 EQUATIONS: dict[str, list[tuple[str, str, str]]] = {
     "lstm": [
-        ("f", r"f_t = \sigma(W_f [h_{t-1}; x_t] + b_f)", "Forget gate: how much of the old cell c_{t-1} to keep."),
+        ("f", r"f_t = \sigma(W_f [h_{t-1}; x_t] + b_f)", "Forget gate: how much of the old cell to keep."),
         ("i", r"i_t = \sigma(W_i [h_{t-1}; x_t] + b_i)", "Input gate: how much of the new content to write."),
         ("g", r"g_t = \tanh(W_g [h_{t-1}; x_t] + b_g)", "Candidate: the new content itself, in [-1, 1]."),
-        ("o", r"o_t = \sigma(W_o [h_{t-1}; x_t] + b_o)", "Output gate: how much of the cell to expose as h_t."),
+        ("o", r"o_t = \sigma(W_o [h_{t-1}; x_t] + b_o)", "Output gate: how much of the cell to show as h_t."),
         ("c", r"c_t = f_t \odot c_{t-1} + i_t \odot g_t", "Cell: an additive update, so gradients flow through "
                                                           "f_t almost untouched (f = 1, i = 0 keeps it like RAM)."),
         ("h", r"h_t = o_t \odot \tanh(c_t)", "Hidden state: what the next layer, attention and the next step read."),
     ],
     "gru": [
         ("r", r"r_t = \sigma(W_r x_t + U_r h_{t-1} + b_r)", "Reset gate: how much of the past feeds the candidate."),
-        ("z", r"z_t = \sigma(W_z x_t + U_z h_{t-1} + b_z)", "Update gate: the share of h_{t-1} carried over."),
+        ("z", r"z_t = \sigma(W_z x_t + U_z h_{t-1} + b_z)", "Update gate: the share of the old state carried over."),
         ("n", r"n_t = \tanh(W_n x_t + r_t \odot (U_n h_{t-1}) + b_n)", "Candidate state, in [-1, 1]."),
         ("h", r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}", "New state: a gated mix of old and new."),
     ],
@@ -575,8 +634,32 @@ def start_run(name: str, raw_config: dict[str, Any], uploads: dict[str, Any] | N
     except jobs.JobLimitError as err:
         return str(err)
     except (ConfigError, ValueError, OSError) as err:
-        return f"Cannot start: {err}"
+        return f"Cannot start: {escape_md(err)}"  # the reason may quote a run or file name the user typed
     return None
+
+
+def config_from_form(s: Any) -> dict[str, Any]:
+    """The experiment config the Train page's widgets (``tr_*`` keys of ``s``, the session state) describe;
+    validated by ``ExperimentConfig`` when the run starts."""
+    data = {"dev_size": s["tr_dev"], "test_size": s["tr_dev"]}
+    if s["tr_source"] == "Built-in task":
+        data |= {"task": s["tr_task"], "size": s["tr_size"]}
+    elif s["tr_source"] == "Two files":
+        data |= {"task": None, "corpus": {"format": "parallel"}}
+    elif s.get("tr_file") is not None and s["tr_file"].name.lower().endswith(".csv"):
+        data |= {"task": None,
+                 "corpus": {"format": "csv", "src_column": s["tr_src_col"], "tgt_column": s["tr_tgt_col"]}}
+    else:
+        data |= {"task": None, "corpus": {"format": "tsv"}}
+    steps, every = s["tr_steps"], s["tr_eval"]
+    return {"data": data, "tokenizer": {"type": s["tr_tok"], "vocab_size": s["tr_vocab"]},
+            "model": {"cell": s["tr_cell"], "attention": s["tr_att"], "embedding_size": s["tr_emb"],
+                      "hidden_size": s["tr_hidden"], "encoder_layers": s["tr_layers"], "bidirectional": s["tr_bidir"],
+                      "input_feeding": s["tr_feed"], "dropout": s["tr_dropout"]},
+            "train": {"max_steps": steps, "batch_size": s["tr_batch"], "lr": s["tr_lr"],
+                      "time_budget_s": s["tr_budget"], "eval_every": every, "lr_schedule": "cosine",
+                      "log_every": max(1, min(20, every // 5)), "warmup_steps": min(100, steps // 10),
+                      "dev_bleu_sentences": 200}}
 
 
 def resume_run(name: str) -> str | None:
@@ -597,8 +680,8 @@ def run_monitor(name: str) -> None:
     @st.fragment(run_every=2.0 if info.active else None)
     def monitor() -> None:
         now = jobs.run_info(path)
-        if now.active != info.active:
-            st.rerun()  # started or ended: redraw the buttons and stop (or start) polling
+        if now.state != info.state:
+            st.rerun()  # started, running or ended: redraw the run list and buttons, start or stop polling
         eta = f" · about {jobs.format_seconds(now.eta_s)} left" if now.eta_s is not None else ""
         st.progress(now.progress, text=f"**{escape_md(name)}**: {now.state} · step {now.step}/{now.max_steps}{eta}")
         if now.message and now.state in ("failed", "died", "stopped", "finished"):
@@ -617,22 +700,18 @@ def run_monitor(name: str) -> None:
 
 
 def _run_charts(metrics: pd.DataFrame, name: str) -> None:
-    from nmt_core import viz_studio as viz
+    from nmt_core import viz
 
     table = metrics.drop(columns=["samples"], errors="ignore")
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        chart_with_downloads(viz.training_curves(table, ["loss", "dev_loss"], title="Loss", width=300), table,
-                             f"{name}-loss")
-    with c2:
-        chart_with_downloads(viz.training_curves(table, ["bleu", "chrf"], title="Dev BLEU / chrF", width=300),
-                             table, f"{name}-bleu")
-    with c3:
-        chart_with_downloads(viz.training_curves(table, ["grad_norm", "grad_norm_max"], log_y=True, width=300,
-                                                 title="Gradient norm (before clipping)"), table, f"{name}-gradnorm")
-    dev = metrics[metrics.get("kind") == "dev"] if "kind" in metrics else metrics.iloc[0:0]
+    train = table[table["kind"] == "train"] if "kind" in table else table.iloc[0:0]
+    dev = metrics[metrics["kind"] == "dev"] if "kind" in metrics else metrics.iloc[0:0]
+    if len(train):
+        last = train.iloc[-1]
+        st.caption(f"Step {int(last['step'])}: training loss {last['loss']:.3f} (perplexity {last['ppl']:.2f}), "
+                   f"gradient norm {last['grad_norm']:.2f}, {last['tgt_tokens_per_s']:,.0f} target tokens/s")
+    chart_with_downloads(viz.training_curves(table), table, f"{name}-curves")
     if len(dev) and isinstance(dev.iloc[-1].get("samples"), list):
-        st.caption(f"Dev translations at step {int(dev.iloc[-1]['step'])}")
+        st.caption(f"Dev translations at step {int(dev.iloc[-1]['step'])} (dev BLEU {dev.iloc[-1]['bleu']:.1f})")
         st.dataframe(pd.DataFrame(dev.iloc[-1]["samples"]), hide_index=True)
 
 

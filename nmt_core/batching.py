@@ -27,6 +27,12 @@ class Batch:
         move = lambda t: None if t is None else t.to(device, non_blocking=non_blocking)  # noqa: E731
         return Batch(move(self.src), self.src_lengths, move(self.tgt_in), move(self.tgt_out), self.index)
 
+    def pin_memory(self) -> Batch:
+        """Page-locked copies (CUDA only), so that ``to(cuda, non_blocking=True)`` overlaps with compute.
+        Lengths stay in ordinary memory: they never go to the device."""
+        pin = lambda t: None if t is None else t.pin_memory()  # noqa: E731
+        return Batch(pin(self.src), self.src_lengths, pin(self.tgt_in), pin(self.tgt_out), self.index)
+
     @property
     def size(self) -> int:
         return self.src.shape[0]

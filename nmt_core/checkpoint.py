@@ -73,7 +73,12 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            try:
+                torch.save(payload, f)
+            except RuntimeError as err:  # torch's zip writer turns a failed write (ENOSPC...) into a RuntimeError
+                if isinstance(err.__context__, OSError):
+                    raise err.__context__ from None
+                raise
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644 & ~_umask())  # mkstemp creates 0600; a checkpoint is a shareable artefact
@@ -114,9 +119,12 @@ def read_payload(path: str | Path) -> dict[str, Any]:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
         raise CheckpointError(f"{path}: refused: the file contains pickled objects that are not plain "
                               f"tensors or values ({first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+    except Exception as err:  # junk bytes reach torch's legacy unpickler, which raises KeyError, IndexError, ...
+        detail = str(err).strip().splitlines()[0][:160] if str(err).strip() else ""
+        if not isinstance(err, RuntimeError | EOFError | zipfile.BadZipFile | OSError | ValueError):
+            detail = f"{type(err).__name__} {detail}".strip()
         raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
-                              f"{str(err).splitlines()[0][:160] if str(err) else type(err).__name__}") from None
+                              f"{detail or type(err).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an NMT Studio checkpoint (no '{FORMAT}' marker)")
     version = payload.get("format_version")

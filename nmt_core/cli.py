@@ -6,7 +6,9 @@ Each subcommand is a thin shell over a core function; user errors print one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -34,18 +36,49 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed import cleanup, launched_by_torchrun
+    from .runs import RunDir, run_path
     from .train import Trainer, TrainingError
 
-    cfg = load_config(args.config, args.set)
-    run_dir = Path(args.run_dir or Path("runs") / cfg.name)
+    run_dir = Path(args.run_dir) if args.run_dir else None
     try:
+        cfg = load_config(args.config, args.set)
+        run_dir = run_dir or run_path("runs", cfg.name)  # a config's name cannot escape runs/
+        if os.environ.get("RANK", "0") == "0":  # [distributed] only rank 0 writes into the run folder
+            RunDir(run_dir).remove_temp_files()  # half-written checkpoints of a killed predecessor
         result = Trainer(cfg, run_dir, resume=args.resume, device=args.device).train()
-    except TrainingError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except Exception as err:
+        # Unusable data, a corrupt last.pt, a full disk...: say so in status.json, or the studio could only
+        # report that the process "died". main() prints user errors in one line; others keep their traceback.
+        _report_failure(run_dir, err)
+        if isinstance(err, TrainingError):
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        raise
+    finally:
+        cleanup()  # [distributed] leave the torchrun process group, if any
+    if launched_by_torchrun() and os.environ["RANK"] != "0":
+        return 0 if result.state != "failed" else 1  # rank 0 alone reports
     print(json.dumps({"run_dir": str(result.run_dir), "state": result.state, "message": result.message,
                       "step": result.step, "best_bleu": result.best_bleu}))
     return 0 if result.state != "failed" else 1
+
+
+def _report_failure(run_dir: Path | None, err: Exception) -> None:
+    """Write state "failed" with the error into an existing run folder's status.json, unless this process
+    already did (the trainer reports its own failures). Best effort: on a full disk the log keeps it."""
+    from .runs import RunDir
+
+    if run_dir is None or not Path(run_dir).is_dir() or os.environ.get("RANK", "0") != "0":
+        return
+    run = RunDir(run_dir)
+    previous = run.read_status() or {}
+    if previous.get("state") == "failed" and previous.get("pid") == os.getpid():
+        return
+    message = str(err) if isinstance(err, USER_ERRORS) else f"{type(err).__name__}: {err}"
+    kept = {k: v for k, v in previous.items() if k not in ("state", "pid", "updated_at", "message")}
+    with contextlib.suppress(OSError):
+        run.write_status("failed", **{**kept, "message": message})
 
 
 def _decoding(args: argparse.Namespace) -> dict:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+from pathlib import Path
 
 import torch
 
@@ -31,6 +33,35 @@ def autocast(device: torch.device, enabled: bool = True):
     return torch.autocast(device_type="cuda", dtype=dtype)
 
 
-def set_threads(threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(int(threads))
+def physical_cores() -> int:
+    """CPU cores this process may run on, each physical core counted once (SMT siblings share one)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return max(1, (os.cpu_count() or 2) // 2)
+    cores = set()
+    for cpu in cpus:
+        try:
+            cores.add(Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip())
+        except OSError:
+            cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def default_threads() -> int:
+    """OMP_NUM_THREADS when set (torchrun sets 1 per process), else this process's share of the physical
+    cores (LOCAL_WORLD_SIZE processes on one machine share them)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return max(1, physical_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1"))))
+
+
+def set_threads(threads: int | None) -> int:
+    """Set torch's CPU threads: ``threads``, or ``default_threads()`` when None/0. Returns the number.
+    Why physical cores and not logical ones: SMT siblings share one core's FMA units, so a second
+    thread per core adds synchronisation and no arithmetic (docs/benchmarks.md, "Threads")."""
+    n = int(threads) if threads else default_threads()
+    if n != torch.get_num_threads():
+        torch.set_num_threads(n)
+    return n

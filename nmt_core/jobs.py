@@ -127,11 +127,11 @@ def run_info(path: str | Path) -> RunInfo:
     run = RunDir(path)
     status = run.read_status() or {}
     state = status.get("state", "new")
-    if state in ACTIVE_STATES and not pid_alive(status.get("pid")):
-        # The process is gone without saying so (killed, machine restarted). A "starting" status younger
-        # than a few seconds may belong to a child that has not begun yet.
-        if not (state == "starting" and time.time() - float(status.get("updated_at", 0)) < 10):
-            state = "died"
+    # A process gone without saying so (killed, machine restarted) "died"; a "starting" status younger
+    # than a few seconds may belong to a child that has not begun yet.
+    just_started = state == "starting" and time.time() - float(status.get("updated_at", 0)) < 10
+    if state in ACTIVE_STATES and not pid_alive(status.get("pid")) and not just_started:
+        state = "died"
     cfg = _run_config(run)
     max_steps = int(status.get("max_steps") or (cfg or {}).get("train", {}).get("max_steps") or 0)
     step = int(status.get("step") or 0)
@@ -244,13 +244,20 @@ def _check_limit(root: Path, limit: int | None) -> None:
 
 
 def stop_run(path: str | Path) -> None:
-    """Ask a run to save and exit cleanly (it checks the STOP file every step)."""
-    RunDir(path).request_stop()
+    """Ask a run to save and exit cleanly (it checks the STOP file every step). A run still "starting"
+    (preparing data, before its first step) has nothing to save and would clear the STOP file when its
+    loop begins, so it is terminated instead and marked stopped."""
+    run = RunDir(path)
+    if (run.read_status() or {}).get("state") == "starting" and kill_run(path):
+        return
+    run.request_stop()
 
 
-def kill_run(path: str | Path) -> bool:
-    """Terminate a run's process group at once (for a run that ignores STOP); True if signalled."""
-    status = RunDir(path).read_status() or {}
+def kill_run(path: str | Path, wait_s: float = 5.0) -> bool:
+    """Terminate a run's process group at once (for a run that ignores STOP, or has not begun), wait for
+    it to exit and mark the run stopped; True if it was running. Work since the last checkpoint is lost."""
+    run = RunDir(path)
+    status = run.read_status() or {}
     pid = status.get("pid")
     if not pid_alive(pid):
         return False
@@ -258,6 +265,12 @@ def kill_run(path: str | Path) -> bool:
         os.killpg(os.getpgid(int(pid)), 15)
     except (ProcessLookupError, PermissionError):
         return False
+    deadline = time.time() + wait_s
+    while pid_alive(pid) and time.time() < deadline:
+        time.sleep(0.05)
+    latest = run.read_status() or status
+    run.write_status("stopped", **{k: v for k, v in latest.items() if k not in ("state", "updated_at", "message")},
+                     message="terminated (work since the last checkpoint is lost)")
     return True
 
 

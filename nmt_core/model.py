@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
+from .fused_loss import linear_cross_entropy
 from .replay import LayerTrace, replay_rnn
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -208,7 +209,7 @@ class DecoderState:
 
 @dataclass
 class StepOutput:
-    logits: Tensor  # (B, V)
+    logits: Tensor | None  # (B, V); None only inside teacher forcing (see ``Seq2Seq._recurrent_step``)
     state: DecoderState
     attention: Tensor | None  # (B, S) this step's attention weights
     traces: list[LayerTrace] = field(default_factory=list)  # decoder gates for this step (trace=True)
@@ -306,16 +307,25 @@ class Seq2Seq(nn.Module):
                     trace: bool = False, intervention: Intervention | None = None) -> StepOutput:
         """One target token for every row. y_prev: (B,) previous token ids. The one step function
         used by teacher forcing (with input feeding), greedy, sampling and beam search."""
-        x = self.dropout(self.tgt_embed(y_prev)).unsqueeze(1)  # (B, 1, E)
+        step = self._recurrent_step(self.tgt_embed(y_prev), state, enc, trace, intervention)
+        step.logits = self.out(self.dropout(step.attentional))  # (B, V)
+        return step
+
+    def _recurrent_step(self, emb: Tensor, state: DecoderState, enc: EncoderOutput, trace: bool = False,
+                        intervention: Intervention | None = None) -> StepOutput:
+        """``decode_step`` up to the attentional vector h~_t, without the output layer (``logits`` is
+        None). emb: (B, E) the previous token's embedding. Teacher forcing applies the output layer to
+        all steps at once afterwards: one large matrix product instead of T small ones."""
+        x = self.dropout(emb).unsqueeze(1)  # (B, 1, E)
         if state.feed is not None:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
         clamp = intervention.clamps("decoder") if intervention is not None else None
         s, (h, c), traces = self.decoder(x, None, (state.h, state.c), trace=trace, clamp=clamp)  # s: (B, 1, H)
         attentional, attn = self._attend(s, enc, intervention)  # (B, 1, H), (B, 1, S)
-        logits = self.out(self.dropout(attentional)).squeeze(1)  # (B, V)
-        feed = attentional.squeeze(1) if self.cfg.input_feeding else None
-        return StepOutput(logits, DecoderState(h, c, feed), None if attn is None else attn.squeeze(1),
-                          traces, attentional.squeeze(1))
+        attentional = attentional.squeeze(1)  # (B, H)
+        feed = attentional if self.cfg.input_feeding else None
+        return StepOutput(None, DecoderState(h, c, feed), None if attn is None else attn.squeeze(1),
+                          traces, attentional)
 
     def _attend(self, s: Tensor, enc: EncoderOutput, intervention: Intervention | None):
         """s: (B, T, H) decoder outputs -> attentional vectors (B, T, H) and weights (B, T, S) or None."""
@@ -329,26 +339,32 @@ class Seq2Seq(nn.Module):
         return torch.tanh(self.combine(torch.cat([context, s], dim=-1))), weights
 
     def decode_teacher_forced(self, tgt_in: Tensor, enc: EncoderOutput) -> tuple[Tensor, Tensor | None]:
-        """tgt_in: (B, T) = <s> y_1 .. y_{T-1}. Returns logits (B, T, V) and attention (B, T, S) or None.
+        """tgt_in: (B, T) = <s> y_1 .. y_{T-1}. Returns logits (B, T, V) and attention (B, T, S) or None."""
+        attentional, attn = self._teacher_forced_attentional(tgt_in, enc)
+        return self.out(self.dropout(attentional)), attn
+
+    def _teacher_forced_attentional(self, tgt_in: Tensor, enc: EncoderOutput) -> tuple[Tensor, Tensor | None]:
+        """The attentional vectors h~_t (B, T, H) for every target position, and attention (B, T, S).
 
         Without input feeding the decoder RNN does not depend on attention, so the fused RNN runs over
         the whole target at once and attention is computed for all steps in one batched product. With
-        input feeding each step needs the previous attentional vector, so the step function is unrolled.
+        input feeding each step needs the previous attentional vector, so the recurrent part of the step
+        function is unrolled; the output layer is left to the caller, to run once over all steps.
         """
         state = self.init_state(enc)
         if not self.cfg.input_feeding:
             x = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
             s, _, _ = self.decoder(x, None, (state.h, state.c))  # (B, T, H)
-            attentional, attn = self._attend(s, enc, None)
-            return self.out(self.dropout(attentional)), attn
-        logits, attns = [], []
-        for t in range(tgt_in.shape[1]):
-            step = self.decode_step(tgt_in[:, t], state, enc)
+            return self._attend(s, enc, None)
+        emb = self.tgt_embed(tgt_in)  # (B, T, E), one lookup for all steps
+        attentional, attns = [], []
+        for emb_t in emb.unbind(1):  # unbind, not emb[:, t]: its backward is one stack, not T zero-filled copies
+            step = self._recurrent_step(emb_t, state, enc)
             state = step.state
-            logits.append(step.logits)
+            attentional.append(step.attentional)
             attns.append(step.attention)
         attn = None if self.attention is None else torch.stack(attns, dim=1)
-        return torch.stack(logits, dim=1), attn
+        return torch.stack(attentional, dim=1), attn
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         """Teacher-forced logits (B, T, V)."""
@@ -357,11 +373,20 @@ class Seq2Seq(nn.Module):
     def loss(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
              label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
         """Summed token cross-entropy and the number of target tokens (pad excluded), both tensors,
-        so the caller can average over any number of batches without a host synchronisation."""
-        logits = self(src, src_lengths, tgt_in)  # (B, T, V)
-        loss = F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(), ignore_index=self.cfg.pad_id,
-                               reduction="sum", label_smoothing=label_smoothing)
-        return loss, (tgt_out != self.cfg.pad_id).sum()
+        so the caller can average over any number of batches without a host synchronisation.
+
+        On CPU the output layer runs on the real (non-pad) positions only and is fused with the loss
+        (``fused_loss.linear_cross_entropy``: same value and gradients, far less memory traffic). Selecting
+        the real positions needs their count on the host, a device sync elsewhere, so CUDA/MPS keep the
+        plain path over the padded (B, T) grid."""
+        attentional, _ = self._teacher_forced_attentional(tgt_in, self.encode(src, src_lengths))  # (B, T, H)
+        h, real = self.dropout(attentional), tgt_out != self.cfg.pad_id  # (B, T, H), (B, T)
+        if h.device.type == "cpu":
+            loss = linear_cross_entropy(h[real], self.out.weight, self.out.bias, tgt_out[real], label_smoothing)
+        else:
+            loss = F.cross_entropy(self.out(h).flatten(0, 1).float(), tgt_out.flatten(), ignore_index=self.cfg.pad_id,
+                                   reduction="sum", label_smoothing=label_smoothing)
+        return loss, real.sum()
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -66,6 +66,16 @@ class RunDir:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
+    # ---- leftovers of a killed writer
+    def remove_temp_files(self) -> int:
+        """Delete the temp files (``.last.pt.*.tmp``, ...) that atomic writes leave behind when the process is
+        killed mid-write; returns how many. Only for the run's owner, before it starts writing."""
+        removed = 0
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
     # ---- stop flag
     def request_stop(self) -> None:
         self.stop_file.touch()

@@ -41,3 +41,16 @@ def has_control_chars(s: str) -> bool:
     if s.isascii():
         return any((c < " " and c not in _ALLOWED_CONTROLS) or c == "\x7f" for c in s)
     return any(unicodedata.category(c) in ("Cc", "Cf") and c not in _ALLOWED_CONTROLS for c in s)
+
+
+def replace_surrogates(s: str) -> str:
+    """``s`` with every lone surrogate (U+D800..U+DFFF) replaced by U+FFFD.
+
+    Python strings can hold them (``surrogateescape``-decoded stdin or file names, JSON ``"\\udcff"``),
+    but they are not text: they cannot be encoded as UTF-8, and sentencepiece raises on them.
+    """
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in s)
+    return s

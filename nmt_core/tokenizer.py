@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sentencepiece as spm
 
-from .text import normalize
+from .text import normalize, replace_surrogates
 
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 SPECIAL_PIECES = {PAD_ID: "<pad>", UNK_ID: "<unk>", BOS_ID: "<s>", EOS_ID: "</s>"}
@@ -66,7 +66,7 @@ class Tokenizer:
     # ---- conversion
     def encode(self, text: str) -> list[int]:
         """Normalised text -> piece ids (no bos/eos)."""
-        return self._sp.EncodeAsIds(normalize(text))
+        return self._sp.EncodeAsIds(_clean(text))
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, ignoring pad/bos and stopping at the first eos."""
@@ -80,7 +80,7 @@ class Tokenizer:
 
     def pieces(self, text: str) -> list[str]:
         """The pieces a sentence is split into, as the model sees them ("▁" marks a word start)."""
-        return self._sp.EncodeAsPieces(normalize(text))
+        return self._sp.EncodeAsPieces(_clean(text))
 
     def id_to_piece(self, i: int) -> str:
         return SPECIAL_PIECES.get(int(i)) or self._sp.IdToPiece(int(i))
@@ -102,6 +102,12 @@ class Tokenizer:
         proto = pb.ModelProto()
         proto.ParseFromString(self._proto)
         return pb.TrainerSpec.ModelType.Name(proto.trainer_spec.model_type).lower()
+
+
+def _clean(text: str) -> str:
+    """What sentencepiece sees: normalised text; lone surrogates (not encodable) become U+FFFD."""
+    text = normalize(text)
+    return text if text.isascii() else replace_surrogates(text)
 
 
 @dataclass(frozen=True)

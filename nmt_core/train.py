@@ -20,7 +20,7 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from . import corpus, tasks
+from . import corpus, distributed, tasks
 from .batching import bucketed_batches, make_batch, sorted_batches
 from .checkpoint import checkpoint_from_payload, make_payload, read_payload, save_checkpoint
 from .config import ExperimentConfig
@@ -133,6 +133,14 @@ class TrainResult:
     last_validation: dict[str, Any] | None
 
 
+def make_optimizer(model: Seq2Seq, cfg: ExperimentConfig, device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused implementation (one kernel over all parameters) where torch has it for this
+    device, else the multi-tensor (``foreach``) one. Same update as the per-parameter loop, fewer kernels:
+    see docs/benchmarks.md for what each choice measured."""
+    fused = device.type in ("cuda", "cpu")
+    return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused or None, foreach=None if fused else True)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: ExperimentConfig) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warm-up, then constant or cosine decay. ``plateau`` halving is applied by the trainer."""
     t = cfg.train
@@ -168,22 +176,32 @@ class Trainer:
             cfg = saved
         self.cfg = cfg
         set_threads(cfg.train.threads)
-        self.device = pick_device(device or cfg.train.device)
+        # [distributed] under torchrun: join the process group; each rank gets its own GPU (no-op otherwise)
+        self.world, self.device = distributed.setup(pick_device(device or cfg.train.device))
+        self.progress_bar = progress_bar and self.world.is_main
         torch.manual_seed(cfg.train.seed)
         if payload is not None:
             restored = checkpoint_from_payload(payload, self.run.last_checkpoint, self.device)
             self.data = prepare_data(cfg, restored.tokenizers)
             self.model = restored.model
         else:
-            self.data = prepare_data(cfg)
+            self.data = prepare_data(cfg) if self.world.is_main else None
+            if self.world.enabled:  # [distributed] every rank encodes with rank 0's tokenizers
+                tokenizers = distributed.share_tokenizers(self.world, self.data and self.data.tokenizers)
+                self.data = self.data or prepare_data(cfg, tokenizers)
             self.model = build_model(cfg, self.data.tokenizers).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr)
+        self.optimizer = make_optimizer(self.model, cfg, self.device)
+        # The loss function of the training step: model.loss, optionally compiled, or its DDP wrapper.
+        self.loss_fn = distributed.wrap_loss(self.model, self.world, self.device)
+        if cfg.train.compile:
+            self.loss_fn = torch.compile(self.loss_fn, dynamic=True)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         self.progress = Progress()
         self._elapsed_before = 0.0
         if payload is not None:
             self._restore(payload["training_state"])
-        self.run.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+        if self.world.is_main:
+            self.run.config_file.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
 
     def _restore(self, state: dict[str, Any] | None) -> None:
         if not state:
@@ -202,62 +220,82 @@ class Trainer:
         return self._elapsed_before + (time.time() - started)
 
     # ---- stop conditions
-    def _stop_reason(self, started: float) -> str | None:
+    def _stop_reason(self, started: float, *, external: bool = True) -> str | None:
+        """Why training should stop now, or None. ``external=False`` checks only what every rank of a
+        distributed job sees alike (steps, epochs, patience), not the clock or the STOP file."""
         t, p = self.cfg.train, self.progress
         if p.step >= t.max_steps:
             return f"reached max_steps={t.max_steps}"
         if p.epoch >= t.max_epochs:
             return f"reached max_epochs={t.max_epochs}"
+        if t.patience and p.bad_validations >= t.patience:
+            return f"early stopping: no dev BLEU gain in {t.patience} validations"
+        if not external:
+            return None
         if t.time_budget_s is not None and self._elapsed(started) >= t.time_budget_s:
             return f"time budget of {t.time_budget_s:g}s used"
         if self.run.stop_requested() or (self.should_stop is not None and self.should_stop()):
             return "stopped on request"
-        if t.patience and p.bad_validations >= t.patience:
-            return f"early stopping: no dev BLEU gain in {t.patience} validations"
         return None
 
-    def _batches(self):
-        """Yield (position, batches in epoch, batch) from the saved position on, epoch after epoch."""
-        d = self.data
-        src_len, tgt_len = [len(s) for s in d.train_src], [len(t) for t in d.train_tgt]
-        while True:
-            order = bucketed_batches(src_len, tgt_len, self.cfg.train.batch_size, seed=self.cfg.train.seed,
-                                     epoch=self.progress.epoch)
-            for pos in range(self.progress.batch_in_epoch, len(order)):
-                index = order[pos]
-                yield pos, len(order), make_batch([d.train_src[i] for i in index],
-                                                  [d.train_tgt[i] for i in index], index)
+    def _agreed_stop_reason(self, started: float) -> str | None:
+        """[distributed] Every rank must stop at the same step: rank 0 reads the clock and the STOP file
+        at logging steps and broadcasts its answer (one process: simply ``_stop_reason``)."""
+        if not self.world.enabled:
+            return self._stop_reason(started)
+        if self.progress.step % self.cfg.train.log_every == 0:
+            return self.world.broadcast(self._stop_reason(started))
+        return self._stop_reason(started, external=False)
 
-    def _train_step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _batches(self):
+        """Yield (position, batches in epoch, batch, target tokens) from the saved position on, epoch after
+        epoch. The token count is the global batch's (pieces + </s>), counted on the host: the loss
+        normaliser, with no device sync. [distributed] each rank's batch is its share of the global one."""
+        d, world = self.data, self.world
+        src_len, tgt_len = [len(s) for s in d.train_src], [len(t) for t in d.train_tgt]
+        pin = self.device.type == "cuda"  # page-locked host memory lets the copy to the GPU run asynchronously
+        while True:
+            order = world.usable(bucketed_batches(src_len, tgt_len, self.cfg.train.batch_size,
+                                                  seed=self.cfg.train.seed, epoch=self.progress.epoch))
+            for pos in range(self.progress.batch_in_epoch, len(order)):
+                n_tokens = sum(tgt_len[i] + 1 for i in order[pos])
+                index = world.shard(order[pos])
+                batch = make_batch([d.train_src[i] for i in index], [d.train_tgt[i] for i in index], index)
+                yield pos, len(order), (batch.pin_memory() if pin else batch), n_tokens
+
+    def _train_step(self, batch, n_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
         batch = batch.to(self.device, non_blocking=True)
         with autocast(self.device, self.cfg.train.amp):
-            loss_sum, n_tokens = self.model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
-                                                 self.cfg.train.label_smoothing)
-        loss = loss_sum / n_tokens.clamp(min=1)
+            loss_sum, _ = self.loss_fn(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
+                                       self.cfg.train.label_smoothing)
+        loss = loss_sum / max(n_tokens, 1)  # mean over the global batch's target tokens
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # [distributed] DDP averages gradients over ranks; scaling by world_size turns that into the sum of
+        # the ranks' shares, i.e. exactly the gradient of the global mean (world_size is 1 otherwise).
+        (loss * self.world.world_size if self.world.enabled else loss).backward()
         clip = self.cfg.train.clip_norm
         # The norm *before* clipping is what tells exploding gradients apart; clip_grad_norm_ returns it.
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip if clip else float("inf"))
         self.optimizer.step()
         self.scheduler.step()
-        return loss.detach(), norm.detach(), n_tokens
+        return loss.detach(), norm.detach()
 
     def train(self) -> TrainResult:
         self.model.train()
         p, t = self.progress, self.cfg.train
         started, window = time.time(), _Window()
         self._elapsed_before = p.elapsed_s  # training seconds of earlier (resumed-from) processes
-        self.run.clear_stop()
+        if self.world.is_main:
+            self.run.clear_stop()
         self._status("running", "training")
         bar = tqdm(total=t.max_steps, initial=p.step, disable=not self.progress_bar, file=sys.stderr,
                    mininterval=1.0, desc=self.cfg.name, unit="step")
-        last_val, reason = None, self._stop_reason(started)
+        last_val, reason = None, self._agreed_stop_reason(started)
         batches = self._batches()
         try:
             while reason is None:
-                pos, n_batches, batch = next(batches)
-                loss, norm, n_tokens = self._train_step(batch)
+                pos, n_batches, batch, n_tokens = next(batches)
+                loss, norm = self._train_step(batch, n_tokens)
                 p.step += 1
                 p.batch_in_epoch = pos + 1
                 if p.batch_in_epoch == n_batches:  # the generator starts the next epoch on its next call
@@ -269,7 +307,7 @@ class Trainer:
                     window = _Window()
                 if p.step % t.eval_every == 0:
                     last_val = self._validate_and_save(started)
-                reason = self._stop_reason(started)
+                reason = self._agreed_stop_reason(started)
             if window.steps:
                 self._log_train(window, started, bar)
             if last_val is None or last_val["step"] != p.step:
@@ -280,20 +318,23 @@ class Trainer:
         finally:
             bar.close()
         state = "stopped" if reason == "stopped on request" else "finished"
-        self.run.clear_stop()
+        if self.world.is_main:
+            self.run.clear_stop()
         self._status(state, reason)
         return TrainResult(self.run.path, state, reason, p.step, p.best_bleu, last_val)
 
     def _log_train(self, window: _Window, started: float, bar) -> None:
-        record = window.summary()  # one host sync per log interval
+        record = window.summary(self.world)  # one host sync (and, distributed, one all-reduce) per interval
         if not math.isfinite(record["loss"]):
             raise TrainingError(f"non-finite loss ({record['loss']}) near step {self.progress.step}: training "
                                 "stopped; the last good checkpoint is kept. Try a lower learning rate or "
                                 "gradient clipping.")
         record.update(kind="train", step=self.progress.step, epoch=self.progress.epoch,
                       lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2))
-        self.run.append_metrics(record)
         self.progress.history.append(record)
+        if not self.world.is_main:
+            return
+        self.run.append_metrics(record)
         bar.set_postfix(loss=f"{record['loss']:.3f}", gnorm=f"{record['grad_norm']:.2f}")
         self._status("running", "training")
         if self.on_log:
@@ -301,8 +342,11 @@ class Trainer:
 
     def _validate_and_save(self, started: float) -> dict[str, Any]:
         p = self.progress
-        record = {"kind": "dev", "step": p.step, "epoch": p.epoch, **validate(self.model, self.data, self.cfg,
-                                                                              self.device)}
+        record = None
+        if self.world.is_main:  # [distributed] rank 0 validates; every rank applies its result below
+            record = {"kind": "dev", "step": p.step, "epoch": p.epoch,
+                      **validate(self.model, self.data, self.cfg, self.device)}
+        record = self.world.broadcast(record)
         if not math.isfinite(record["dev_loss"]):
             raise TrainingError(f"non-finite dev loss at step {p.step}: training stopped; the last good "
                                 "checkpoint is kept.")
@@ -316,11 +360,13 @@ class Trainer:
             if self.cfg.train.lr_schedule == "plateau":
                 for group in self.optimizer.param_groups:
                     group["lr"] *= 0.5
-        self.run.append_metrics(record)
         p.history.append({k: v for k, v in record.items() if k != "samples"})
-        self._save(record, improved)
-        if self.on_log:
-            self.on_log(record)
+        if self.world.is_main:
+            self.run.append_metrics(record)
+            self._save(record, improved)
+            if self.on_log:
+                self.on_log(record)
+        self.world.barrier()  # [distributed] nobody runs ahead while rank 0 writes the checkpoint
         return record
 
     def _save(self, record: dict[str, Any], improved: bool) -> None:
@@ -336,6 +382,8 @@ class Trainer:
             raise TrainingError(f"could not save a checkpoint in {self.run.path}: {err}") from None
 
     def _status(self, state: str, message: str) -> None:
+        if not self.world.is_main:
+            return
         p = self.progress
         self.run.write_status(state, message=message, step=p.step, max_steps=self.cfg.train.max_steps,
                               epoch=p.epoch, best_bleu=p.best_bleu, device=str(self.device), name=self.cfg.name)
@@ -345,25 +393,29 @@ class _Window:
     """Per-step tensors collected between two log lines, read from the device once."""
 
     def __init__(self):
-        self.losses, self.norms, self.tokens = [], [], []
-        self.src_tokens, self.steps, self.started = 0, 0, time.time()
+        self.losses, self.norms = [], []
+        self.src_tokens, self.tgt_tokens, self.steps, self.started = 0, 0, 0, time.time()
 
-    def add(self, loss, norm, n_tokens, batch) -> None:
+    def add(self, loss, norm, n_tokens: int, batch) -> None:
         self.losses.append(loss)
         self.norms.append(norm)
-        self.tokens.append(n_tokens)
-        self.src_tokens += int(batch.src_lengths.sum())
+        self.tgt_tokens += n_tokens  # the global batch's
+        self.src_tokens += int(batch.src_lengths.sum())  # this rank's (lengths live on the host)
         self.steps += 1
 
-    def summary(self) -> dict[str, Any]:
-        losses = torch.stack(self.losses).float()
+    def summary(self, world: distributed.World) -> dict[str, Any]:
+        # [distributed] each rank's loss is its share of the global mean, so the sum over ranks is the
+        # global loss; source tokens are summed too. Gradient norms are identical on every rank.
+        local = torch.cat([torch.stack(self.losses).float(), self.losses[0].new_tensor([self.src_tokens]).float()])
+        local = world.sum(local).cpu()
+        losses, src_tokens = local[:-1], int(local[-1])
         norms = torch.stack(self.norms).float()
-        tgt_tokens = int(torch.stack(self.tokens).sum())
+        tgt_tokens = self.tgt_tokens
         seconds = max(time.time() - self.started, 1e-9)
         loss = float(losses.mean())
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)) if math.isfinite(loss) else float("nan"),
                 "grad_norm": float(norms.mean()), "grad_norm_max": float(norms.max()),
-                "src_tokens_per_s": round(self.src_tokens / seconds, 1),
+                "src_tokens_per_s": round(src_tokens / seconds, 1),
                 "tgt_tokens_per_s": round(tgt_tokens / seconds, 1)}
 
 

@@ -112,8 +112,8 @@ def beam_tree_frames(trace_frame: pd.DataFrame, upto_step: int | None = None) ->
     return nodes, edges
 
 
-def beam_tree_chart(trace_frame: pd.DataFrame, upto_step: int | None = None, *, row_px: int = 22,
-                    step_px: int = 90) -> alt.LayerChart:
+def beam_tree_chart(trace_frame: pd.DataFrame, upto_step: int | None = None, *, row_px: int = 24,
+                    step_px: int = 110) -> alt.LayerChart:
     """The search tree up to ``upto_step``: nodes labelled "piece score", edges parent -> child, colour =
     status (see module docstring), square = finished hypothesis, hover for every number."""
     full_nodes, _ = beam_tree_frames(trace_frame)  # fixed axes: the chart does not rescale while playing
@@ -141,7 +141,7 @@ def beam_tree_chart(trace_frame: pd.DataFrame, upto_step: int | None = None, *, 
         color=colour, shape=alt.Shape("finished:N", scale=alt.Scale(domain=[False, True], range=["circle", "square"]),
                                       legend=alt.Legend(title="finished", orient="top")),
         opacity=alt.condition(alt.datum.status == "pruned", alt.value(0.5), alt.value(1.0)), tooltip=tooltip)
-    labels = base.mark_text(align="left", dx=7, dy=-7, fontSize=11).encode(
+    labels = base.mark_text(align="left", dx=7, dy=-8, fontSize=12).encode(
         text="label:N", color=alt.condition(alt.datum.status == "pruned", alt.value("#9e9e9e"), alt.value("#222")),
         tooltip=tooltip)
     return (edge_layer + points + labels).properties(width=max(300, step_px * (last + 1)),

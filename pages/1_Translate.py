@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz_studio as viz
+from nmt_core import viz, viz_studio
 
 ref = ui.page("Translate & beam search",
               "The decoder writes one token at a time. Greedy search keeps the single most probable prefix; "
@@ -55,7 +55,7 @@ if result.best.attention is not None:
                       format_func=lambda r: f"#{r}: {result.hypotheses[r - 1].text}")
     hyp = result.hypotheses[rank - 1]
     tgt = [*hyp.pieces] if hyp.pieces else [str(t) for t in hyp.tokens]
-    ui.chart_with_downloads(viz.attention_heatmap(hyp.attention, ui.labels(result.src_pieces), ui.labels(tgt),
+    ui.chart_with_downloads(viz_studio.matrix_heatmap(hyp.attention, ui.labels(result.src_pieces), ui.labels(tgt),
                                                   title=f"Attention while writing hypothesis #{rank}"),
                             result.attention_frame(rank), f"attention-hyp{rank}")
 
@@ -84,5 +84,15 @@ with right:
         frame = verdict.reference.to_frame()
         frame["piece"] = ui.labels(frame["piece"])
         frame["top_piece"] = ui.labels(frame["top_piece"])
-        ui.chart_with_downloads(viz.token_logprob_bars(frame, title="log p of each of your tokens"), frame,
+        ui.chart_with_downloads(viz_studio.token_logprob_bars(frame, title="log p of each of your tokens"), frame,
                                 "your-translation")
+
+_, lab = ui.lab_tables("greedy-vs-beam")
+if "sentences" in lab:
+    with st.expander("Lab: when does beam search beat greedy search? (stored results)"):
+        st.caption("A deliberately small model decodes 200 test sentences both ways; points above the diagonal are "
+                   "sentences where the beam found a more probable translation.")
+        ui.chart_with_downloads(viz.greedy_vs_beam_chart(lab["sentences"]), lab["sentences"], "greedy-vs-beam")
+        if "wins" in lab:
+            st.dataframe(lab["wins"][["src", "greedy", "beam", "first_diff_step", "greedy_word", "beam_word"]],
+                         hide_index=True)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz_studio as viz
+from nmt_core import viz, viz_studio
 
 ref = ui.page("Attention",
               "At every decoder step, attention scores each source position, turns the scores into weights "
@@ -43,20 +43,17 @@ if links is not None:
     c3.metric("Recall", f"{scores.recall:.2f}")
     st.caption("Orange squares/dashes: the gold word alignment of the built-in task. The model's alignment is "
                "the argmax of each row (a row whose argmax is </s> aligns to nothing).")
-    weights, src, tgt = result.word_weights(), [*result.src_words, "</s>"], [*result.tgt_words, "</s>"]
 elif gold:
     st.caption("Gold alignments exist for the reference only: choose **the reference** to compare with them.")
-if links is None:
-    weights, src, tgt = result.weights, ui.labels(result.src_pieces), ui.labels(result.tgt_pieces)
 
 heat, lines = st.tabs(["Heatmap", "Alignment lines"])
 with heat:
-    ui.chart_with_downloads(viz.attention_heatmap(weights, src, tgt, gold=links, title="Attention weights"),
+    ui.chart_with_downloads(viz.attention_heatmap(result, gold=links, title="Attention weights"),
                             result.to_frame(), "attention", png=True)
 with lines:
     threshold = ui.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
-    ui.chart_with_downloads(viz.alignment_lines(weights, src, tgt, threshold=threshold, gold=links,
-                                                title="Soft alignment (line width = weight)"),
+    ui.chart_with_downloads(viz_studio.alignment_lines(result, threshold=threshold, gold=links,
+                                                       title="Soft alignment (line width = weight)"),
                             result.to_frame(), "alignment-lines")
 
 st.subheader("What if the decoder could not look at a word?")

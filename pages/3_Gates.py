@@ -1,11 +1,10 @@
 """Gates: every gate of every recurrent layer while the model translates one sentence."""
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz_studio as viz
+from nmt_core import viz
 
 ref = ui.page("Gates",
               "The fused LSTM kernel hides its gates, so the studio replays the same weights with the textbook "
@@ -31,35 +30,30 @@ unit = ui.control(st.slider, "Unit to follow", "unit", 0, min_value=0, max_value
 eq_col, chart_col = st.columns([1, 2], gap="large")
 with eq_col:
     st.markdown(f"**The {result.cell.upper()} equations**")
-    for gate, tex, text in ui.EQUATIONS[result.cell]:
+    for _, tex, text in ui.EQUATIONS[result.cell]:
         st.latex(tex)
         st.caption(text)
 with chart_col:
-    for tab, gate in zip(st.tabs([f"{g}" for g in gate_names]), gate_names):
+    for tab, gate in zip(st.tabs([ui.GATE_LABELS[g] for g in gate_names]), gate_names):
         with tab:
             values = result.get(side, gate, layer, direction)
             frame = pd.DataFrame(values, index=steps).rename_axis("token").reset_index()
-            ui.chart_with_downloads(viz.gate_heatmap(values, steps, gate=gate, highlight=unit,
-                                                     title=f"{gate} · {choice} (time × units)"),
+            ui.chart_with_downloads(viz.gate_heatmap(result, side, gate, layer, direction, max_units=None),
                                     frame, f"gate-{gate}-{side}{layer}{direction}")
 
 st.subheader(f"Unit {unit} over time")
-lines = pd.DataFrame([{"t": t, "gate": g, "value": float(result.get(side, g, layer, direction)[t, unit])}
-                      for g in gate_names for t in range(len(steps))])
-ui.chart_with_downloads(viz.unit_lines(lines, steps, title=f"{choice}, unit {unit}"), lines, f"unit-{unit}")
+lines = pd.DataFrame({g: result.get(side, g, layer, direction)[:, unit] for g in gate_names}, index=steps)
+ui.chart_with_downloads(viz.unit_lines(result, side, unit, gate_names, layer, direction),
+                        lines.rename_axis("token").reset_index(), f"unit-{unit}")
 
 sigmoid = [g for g in gate_names if g in ("i", "f", "o", "r", "z")]
 if sigmoid:
     st.subheader("Saturation")
     st.caption("Gates near 0 or 1 act like switches (shut or open); values in between blend. A forget gate "
                "piled up near 1 is a unit that remembers.")
-    values = pd.DataFrame([{"gate": g, "value": float(v)} for g in sigmoid
-                           for v in result.get(side, g, layer, direction).ravel()])
-    counts = viz.histogram_counts(values, "gate", "value", np.linspace(0, 1, 21))
-    ui.chart_with_downloads(viz.saturation_histogram(counts, title=choice), counts, "saturation")
     table = result.saturation()
-    st.dataframe(table[(table.side == side) & (table.layer == layer) & (table.direction == direction)],
-                 hide_index=True)
+    ui.chart_with_downloads(viz.saturation_histogram(result), table, "saturation")
+    st.dataframe(table, hide_index=True)
 
 st.subheader("Intervention: clamp one gate of one unit")
 c1, c2, c3 = st.columns(3)

@@ -16,8 +16,7 @@ active = [r for r in runs if r.active]
 st.header("Your runs")
 if runs:
     by_name = {r.name: r for r in runs}
-    name = ui.control(st.selectbox, "Run", "run", (active or runs)[0].name, options=list(by_name),
-                      format_func=lambda n: f"{n} ({by_name[n].state}, step {by_name[n].step})" if n in by_name else n)
+    name = ui.control(st.selectbox, "Run", "run", (active or runs)[0].name, options=list(by_name))
     run = by_name[name]
     b1, b2, b3 = st.columns(3, width=560)
     if run.active and b1.button("Stop (saves first)", key="tr_stop", icon=":material/stop:"):
@@ -30,9 +29,8 @@ if runs:
             st.warning(message)
         else:
             st.rerun()
-    if run.has_best:
-        b3.page_link("app.py", label="Open this model", icon=":material/visibility:",
-                     query_params={"model": ui.display_path(run.path / "best.pt")})
+    if run.has_best and b3.button("Open this model", key="tr_open", icon=":material/visibility:"):
+        ui.open_model(run.path / "best.pt")
     ui.run_monitor(name)
 else:
     st.caption("No runs yet: configure one below.")
@@ -53,7 +51,8 @@ with data_col:
     source = st.radio("Source", ["Built-in task", "One file (TSV/CSV)", "Two files"], key="tr_source")
     if source == "Built-in task":
         infos = {t.name: t for t in tasks.list_tasks()}
-        task = st.selectbox("Task", list(infos), key="tr_task")
+        task = st.selectbox("Task", list(infos), key="tr_task", on_change=lambda: st.session_state.update(
+            tr_tok=infos[st.session_state.tr_task].recommended_tokenizer))
         st.caption(infos[task].description)
         st.number_input("Sentence pairs to generate", 100, 200_000, 5000, step=500, key="tr_size")
     elif source == "One file (TSV/CSV)":
@@ -71,7 +70,8 @@ with data_col:
     st.number_input("Held-out dev sentences", 10, 2000, 300, key="tr_dev")
 with tok_col:
     st.markdown("**Tokenizer**")
-    st.selectbox("Pieces", TOKENIZER_TYPES, index=TOKENIZER_TYPES.index("word"), key="tr_tok",
+    st.session_state.setdefault("tr_tok", "word")
+    st.selectbox("Pieces", TOKENIZER_TYPES, key="tr_tok",
                  help="word: one piece per word (clean attention pictures); char: letters; unigram/bpe: subwords")
     st.number_input("Vocabulary size (upper bound)", 50, 32000, 4000, step=500, key="tr_vocab")
 with model_col:
@@ -93,27 +93,6 @@ with train_col:
     st.number_input("Validate every (steps)", 5, 10_000, 250, step=50, key="tr_eval")
 
 
-def form_config() -> dict:
-    """The experiment config the form describes (validated by ExperimentConfig when started)."""
-    s = st.session_state
-    data = {"dev_size": s.tr_dev, "test_size": s.tr_dev}
-    if s.tr_source == "Built-in task":
-        data |= {"task": s.tr_task, "size": s.tr_size}
-    elif s.tr_source == "Two files":
-        data |= {"task": None, "corpus": {"format": "parallel"}}
-    elif s.get("tr_file") is not None and s.tr_file.name.lower().endswith(".csv"):
-        data |= {"task": None, "corpus": {"format": "csv", "src_column": s.tr_src_col, "tgt_column": s.tr_tgt_col}}
-    else:
-        data |= {"task": None, "corpus": {"format": "tsv"}}
-    return {"data": data, "tokenizer": {"type": s.tr_tok, "vocab_size": s.tr_vocab},
-            "model": {"cell": s.tr_cell, "attention": s.tr_att, "embedding_size": s.tr_emb, "hidden_size": s.tr_hidden,
-                      "encoder_layers": s.tr_layers, "bidirectional": s.tr_bidir, "input_feeding": s.tr_feed,
-                      "dropout": s.tr_dropout},
-            "train": {"max_steps": s.tr_steps, "batch_size": s.tr_batch, "lr": s.tr_lr, "time_budget_s": s.tr_budget,
-                      "eval_every": s.tr_eval, "log_every": max(1, min(20, s.tr_eval // 5)), "lr_schedule": "cosine",
-                      "warmup_steps": min(100, s.tr_steps // 10), "dev_bleu_sentences": 200}}
-
-
 def start() -> None:
     s = st.session_state
     uploads = {"One file (TSV/CSV)": {"path": s.get("tr_file")},
@@ -121,7 +100,7 @@ def start() -> None:
     if any(f is None for f in uploads.values()):
         st.session_state["tr_message"] = "Upload the corpus file(s) first."
         return
-    message = ui.start_run(st.session_state.tr_name.strip(), form_config(), uploads)
+    message = ui.start_run(st.session_state.tr_name.strip(), ui.config_from_form(st.session_state), uploads)
     st.session_state["tr_message"] = message
     if message is None:
         st.session_state["run"] = st.session_state.tr_name.strip()  # watch the new run

@@ -3,20 +3,33 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz_studio as viz
+from nmt_core import viz, viz_studio
 
 ui.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on the "
         "same test sentences, split by source length: attention helps most on long sentences.", needs_model=True)
+
+
+def bottleneck_lab() -> None:
+    _, lab = ui.lab_tables("bottleneck")
+    if "bleu_by_length" in lab:
+        st.subheader("Lab: the bottleneck (stored results)")
+        st.caption("The same model trained twice on the same data, with and without attention: without it, one "
+                   "vector must carry the whole sentence, and long sentences suffer most (Bahdanau et al. 2015).")
+        ui.chart_with_downloads(viz.bottleneck_chart(lab["bleu_by_length"]), lab["bleu_by_length"], "bottleneck")
+
+
 models = ui.available_models()
 keys = list(models)
 if len(keys) < 2:
-    st.info("Comparing needs two models: train one on the **Train** page.")
+    st.info("Comparing needs two models: train one on the **Train** page (for example the same task without "
+            "attention) and come back.")
+    bottleneck_lab()
     st.stop()
 left, right = st.columns(2)
 with left:
-    a = ui.control(st.selectbox, "Model A", "a", keys[0], options=keys, format_func=lambda k: models[k].label)
+    a = ui.control(st.selectbox, "Model A", "a", keys[0], options=keys)
 with right:
-    b = ui.control(st.selectbox, "Model B", "b", keys[1], options=keys, format_func=lambda k: models[k].label)
+    b = ui.control(st.selectbox, "Model B", "b", keys[1], options=keys)
 ref_a, ref_b = models[a], models[b]
 task_a, task_b = ui.checkpoint(ref_a).config.data.task, ui.checkpoint(ref_b).config.data.task
 if task_a != task_b:
@@ -37,7 +50,7 @@ for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
         ui.show_text("Translation", result.best.text)
         st.caption(f"score {result.best.score:.3f} · {ui.checkpoint(ref).model.num_parameters():,} parameters")
         if result.best.attention is not None:
-            ui.chart_with_downloads(viz.attention_heatmap(result.best.attention, ui.labels(result.src_pieces),
+            ui.chart_with_downloads(viz_studio.matrix_heatmap(result.best.attention, ui.labels(result.src_pieces),
                                                           ui.labels(result.best.pieces), title="Attention"),
                                     result.attention_frame(1), f"compare-attention-{name}")
         else:
@@ -50,5 +63,9 @@ n = ui.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1
 if ui.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
     table = ui.bleu_by_length((ref_a, ref_b), (ref_a.path, ref_a.mtime, ref_b.path, ref_b.mtime),
                               ui.model_data(ref_a), n)
-    ui.chart_with_downloads(viz.bleu_by_length(table, title="BLEU per source-length bucket"), table, "bleu-by-length")
+    chart = viz.bottleneck_chart(table.rename(columns={"model": "variant"}))
+    ui.chart_with_downloads(chart.properties(title="BLEU per source-length bucket"), table, "bleu-by-length")
     st.dataframe(table, hide_index=True)
+
+
+bottleneck_lab()

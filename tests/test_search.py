@@ -331,3 +331,15 @@ def test_property_trace_invariants_and_early_stop(seed, k, mode, cell, record):
     for source, a, b in zip(SOURCES, early, full):
         check_trace(a, model if seed % 3 == 0 else None, source)
         assert [h.tokens for h in a.hypotheses] == [h.tokens for h in b.hypotheses]
+
+
+@pytest.mark.parametrize("cell,attention,feeding", [("lstm", "none", True), ("gru", "dot", False)])
+def test_other_architectures_trace_and_record(cell, attention, feeding):
+    model = tiny_model(11, cell=cell, attention=attention, input_feeding=feeding)
+    src, lengths = batch_of(SOURCES)
+    results = beam_search(model, src, lengths, beam_size=3, nbest=2, record=True, length_penalty="norm")
+    for source, result in zip(SOURCES, results):
+        check_trace(result, model, source)
+        assert (result.best.attention is None) == (attention == "none")
+        assert (result.trace.attention is None) == (attention == "none")
+        json.loads(result.trace.to_json())

@@ -105,14 +105,14 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     trainer = Trainer(tiny(max_steps=40, lr=1e-3), run.path, progress_bar=False)
     original = trainer._train_step
 
-    def poisoned(batch):
-        loss, norm, n = original(batch)
+    def poisoned(*args, **kwargs):  # signature-agnostic: _train_step's arguments are an implementation detail
+        loss, *rest = original(*args, **kwargs)
         if trainer.progress.step >= 12:  # after the step-10 checkpoint
             with torch.no_grad():
                 for p in trainer.model.parameters():
                     p.fill_(float("nan"))
-            return torch.tensor(float("nan")), norm, n
-        return loss, norm, n
+            return (torch.full_like(loss, float("nan")), *rest)
+        return (loss, *rest)
 
     trainer._train_step = poisoned
     result = trainer.train()

@@ -46,6 +46,8 @@ def device_of(model: Seq2Seq) -> torch.device:
 def prepare(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_text: str | None = None,
             *, max_ratio: float = 2.0) -> Prepared:
     """Tokenise a pair; with ``tgt_text=None`` the target is the model's greedy translation."""
+    if model.training:
+        raise ValueError("call model.eval() first: dropout would make every inspected number random")
     src_tok, tgt_tok = tokenizers.src, tokenizers.tgt
     src_text = normalize(src_text)
     src = src_tok.encode(src_text)
@@ -56,7 +58,9 @@ def prepare(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_text: 
     src_ids = (*src, EOS_ID)
     from_model = tgt_text is None
     if from_model:
-        tgt = greedy(model, src_ids, max_len=int(len(src_ids) * max_ratio) + 5).ids
+        # capped like a given target: the model's own output of a long source could reach 2 S + 5 pieces, and
+        # gradient flow takes one backward pass per target piece
+        tgt = greedy(model, src_ids, max_len=min(int(len(src_ids) * max_ratio) + 5, MAX_PIECES)).ids
         tgt_surface = tuple(tgt_tok.id_to_piece(i) for i in tgt)
         tgt_text = tgt_tok.decode(tgt)
     else:
@@ -93,21 +97,29 @@ class Forward:
 
 
 def teacher_forced(model: Seq2Seq, prep: Prepared, *, trace: bool = True,
-                   intervention: Intervention | None = None) -> Forward:
-    """Run encoder and decoder step by step on ``prep``'s target (graph kept; call under grad or not)."""
+                   intervention: Intervention | None = None, copies: int = 1) -> Forward:
+    """Run encoder and decoder step by step on ``prep``'s target (graph kept; call under grad or not).
+
+    ``copies > 1`` runs that many identical rows as one batch and returns log-probs of shape
+    (copies, T): rows are independent, so one backward pass of ``sum_t log_probs[t, t]`` gives every
+    row t the gradient of its own log p(y_t) — T gradients for the price of one batched pass.
+    """
     src, lengths = source_tensors(model, prep.src_ids)
+    if copies > 1:
+        src, lengths = src.expand(copies, -1).contiguous(), lengths.expand(copies).contiguous()
     enc = model.encode(src, lengths, trace=trace, intervention=intervention)
     state = model.init_state(enc)
     inputs = (BOS_ID, *prep.tgt_ids)  # what step t reads
     outputs = (*prep.tgt_ids, EOS_ID)  # what step t should predict
     steps, log_probs = [], []
     for y_prev, y in zip(inputs, outputs):
-        step = model.decode_step(torch.tensor([y_prev], device=src.device), state, enc, trace=trace,
+        step = model.decode_step(torch.full((copies,), y_prev, device=src.device), state, enc, trace=trace,
                                  intervention=intervention)
         state = step.state
         steps.append(step)
-        log_probs.append(_log_softmax(step.logits)[0, y])
-    return Forward(enc, steps, torch.stack(log_probs))
+        log_probs.append(_log_softmax(step.logits)[:, y])  # (copies,)
+    table = torch.stack(log_probs, dim=1)  # (copies, T)
+    return Forward(enc, steps, table[0] if copies == 1 else table)
 
 
 def _log_softmax(logits: Tensor) -> Tensor:

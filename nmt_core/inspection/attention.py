@@ -35,7 +35,7 @@ from ._run import prepare, teacher_forced, word_groups
 Link = tuple[int, int]  # (source position, target position)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class AttentionResult:
     """Teacher-forced attention for one pair. S source pieces (+</s>), T target pieces (+</s>)."""
 

@@ -32,7 +32,7 @@ SIGMOID_GATES = ("i", "f", "o", "r", "z")  # range [0, 1]
 TANH_VALUES = ("g", "n", "h")  # range [-1, 1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class GateResult:
     cell: str  # lstm | gru | rnn
     src_pieces: tuple[str, ...]  # (S,) encoder step labels, last "</s>"

@@ -38,7 +38,7 @@ QUANTITIES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class GradientFlowResult:
     src_pieces: tuple[str, ...]  # (S,)
     tgt_pieces: tuple[str, ...]  # (T,) token predicted at each decoder step
@@ -86,8 +86,6 @@ def gradient_flow(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_
     for exactly which derivative each number is). ``tgt_text=None`` uses the model's greedy output."""
     if salience_wrt not in ("states", "outputs"):
         raise ValueError(f"salience_wrt must be 'states' or 'outputs', got {salience_wrt!r}")
-    if model.training:
-        raise ValueError("call model.eval() first: dropout would make the gradients random")
     prep = prepare(model, tokenizers, src_text, tgt_text)
     with torch.enable_grad():
         fwd = teacher_forced(model, prep, trace=True)
@@ -96,11 +94,7 @@ def gradient_flow(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_
         dec_nodes = {(k, 0): [step.traces[k].h_steps[0] for step in fwd.steps] for k in range(n_dec)}
         groups = [*enc_nodes.values(), *dec_nodes.values(), [fwd.enc.outputs]]
         norms = _grad_norms(-fwd.log_probs.sum(), groups, retain=True)
-        top = max(layer for layer, _ in enc_nodes)
-        wrt = ([enc_nodes[k] for k in sorted(enc_nodes) if k[0] == top] if salience_wrt == "states"
-               else [[fwd.enc.outputs]])
-        salience = np.stack([_joint_norm(_grad_norms(lp, wrt, retain=True, squared=True))
-                             for lp in fwd.log_probs])  # (T, S)
+        salience = _salience(model, prep, salience_wrt)
     n_enc = len(enc_nodes)
     return GradientFlowResult(
         prep.src_pieces, prep.tgt_pieces, float(-fwd.log_probs.detach().sum()),
@@ -108,6 +102,28 @@ def gradient_flow(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_
         decoder=dict(zip(dec_nodes, norms[n_enc:n_enc + n_dec])),
         encoder_outputs=norms[-1][0],  # the (1, S, He) tensor's per-position norms
         salience=salience, salience_wrt=salience_wrt)
+
+
+def _salience(model: Seq2Seq, prep, wrt: str) -> np.ndarray:
+    """(T, S) ‖d log p(y_t)/d h_s‖ in ONE backward pass: a batch of T identical rows, row t's objective
+    being its own log p(y_t) (rows do not interact, so each row's gradient is exactly that derivative)."""
+    n_steps = len(prep.tgt_ids) + 1
+    batch = teacher_forced(model, prep, trace=True, copies=n_steps)
+    objective = batch.log_probs.diagonal().sum()
+    if wrt == "outputs":
+        (grad,) = torch.autograd.grad(objective, [batch.enc.outputs], allow_unused=True)  # (T, S, He)
+        if grad is None:  # no attention: the outputs are not read at all
+            return np.zeros((n_steps, len(prep.src_ids)))
+        return grad.double().pow(2).sum(-1).sqrt().cpu().numpy()
+    top = max(tr.layer for tr in batch.enc.traces)
+    nodes = [tr.h_steps for tr in batch.enc.traces if tr.layer == top]  # per direction: S x (T, H)
+    flat = [node for direction in nodes for node in direction]
+    grads = torch.autograd.grad(objective, flat, allow_unused=True)
+    squared = [torch.zeros(n_steps, dtype=torch.float64) if g is None else g.double().pow(2).sum(-1).cpu()
+               for g in grads]  # each (T,)
+    n_src = len(nodes[0])
+    per_position = [sum(squared[d * n_src + s] for d in range(len(nodes))) for s in range(n_src)]
+    return torch.stack(per_position, dim=1).sqrt().numpy()  # (T, S)
 
 
 def _grad_norms(objective: Tensor, groups: list[list[Tensor]], *, retain: bool, squared: bool = False):
@@ -125,9 +141,3 @@ def _grad_norms(objective: Tensor, groups: list[list[Tensor]], *, retain: bool, 
             i += 1
         out.append(np.concatenate(values, axis=0) if values[0].ndim == 1 else values[0])
     return out
-
-
-def _joint_norm(squared_groups: list[np.ndarray]) -> np.ndarray:
-    """Norm over the concatenation of several nodes (e.g. forward and backward state at s)."""
-    total = sum(np.asarray(g, dtype=float).reshape(-1) for g in squared_groups)
-    return np.sqrt(total)

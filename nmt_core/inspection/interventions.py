@@ -26,7 +26,7 @@ from ..tokenizer import TokenizerPair
 from ._run import Decoded, greedy, prepare, teacher_forced
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class InterventionResult:
     intervention: Intervention
     src_pieces: tuple[str, ...]  # (S,) with "</s>"

@@ -22,6 +22,7 @@ from .seq2seq import (
     BUDGETS,
     Seq2SeqBudget,
     base_config,
+    bleu,
     final_dev,
     test_split,
     train_variant,
@@ -47,7 +48,7 @@ def bleu_by_length(src: list[str], hyps: list[str], refs: list[str], edges=EDGES
             continue
         h, r = [hyps[i] for i in idx], [refs[i] for i in idx]
         rows.append({"bucket": bucket_label(lo, hi), "lo": int(lo) + 1, "hi": None if math.isinf(hi) else int(hi),
-                     "sentences": len(idx), "bleu": round(sacrebleu.corpus_bleu(h, [r]).score, 2),
+                     "sentences": len(idx), "bleu": bleu(h, r),
                      "chrf": round(sacrebleu.corpus_chrf(h, [r]).score, 2)})
     return pd.DataFrame(rows)
 
@@ -66,7 +67,7 @@ def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, 
             table = bleu_by_length(test.src, hyps, test.tgt)
             table.insert(0, "variant", name)
             buckets.append(table)
-            test_bleu = round(sacrebleu.corpus_bleu(hyps, [test.tgt]).score, 2)
+            test_bleu = bleu(hyps, test.tgt)
             models.append({"variant": name, "attention": trained.config.model.attention, "steps": trained.result.step,
                            "seconds": trained.seconds, "state": trained.result.state, **final_dev(trained),
                            "test_bleu": test_bleu})

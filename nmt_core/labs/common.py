@@ -18,7 +18,7 @@ BUDGETS = ("tiny", "small", "full")  # tiny: tests (seconds); small: live in the
 Progress = Callable[[str], None] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class LabResult:
     """A lab's tables (DataFrames) plus settings, timings and notes in ``info``."""
 

@@ -13,10 +13,9 @@ and ``curves`` (metrics.jsonl rows per variant).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pandas as pd
-import sacrebleu
 
 from ..checkpoint import load_checkpoint
 from .common import LabResult, Progress, Stopwatch, say, work_folder
@@ -24,6 +23,7 @@ from .seq2seq import (
     BUDGETS,
     Seq2SeqBudget,
     base_config,
+    bleu,
     final_dev,
     test_split,
     train_variant,
@@ -31,6 +31,7 @@ from .seq2seq import (
     variant_config,
 )
 
+SMALL_STEPS = 350
 VARIANTS = {
     "1 layer, unidirectional": {"model.encoder_layers": 1, "model.decoder_layers": 1, "model.bidirectional": False},
     "1 layer, bidirectional": {"model.encoder_layers": 1, "model.decoder_layers": 1, "model.bidirectional": True},
@@ -42,6 +43,8 @@ VARIANTS = {
 def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, progress: Progress = None,
         task: str = "toy-en-es") -> LabResult:
     b = BUDGETS[budget] if isinstance(budget, str) else budget
+    if budget == "small":  # four models (two of them deep) must fit a live run of a few minutes
+        b = replace(b, max_steps=SMALL_STEPS)
     clock = Stopwatch()
     base = base_config("depth", task, b, seed)
     test = test_split(base)
@@ -49,13 +52,13 @@ def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, 
     with work_folder(work_dir) as folder:
         for name, overrides in VARIANTS.items():
             trained = train_variant(variant_config(base, name, overrides), folder, progress)
-            checkpoint = trained.checkpoint
+            checkpoint = load_checkpoint(trained.checkpoint, "cpu")
             hyps = translate_with(checkpoint, test.src)
             m = trained.config.model
             models.append({"variant": name, "layers": m.encoder_layers, "bidirectional": m.bidirectional,
-                           "params": load_checkpoint(checkpoint).model.num_parameters(), "steps": trained.result.step,
+                           "params": checkpoint.model.num_parameters(), "steps": trained.result.step,
                            "seconds": trained.seconds, **final_dev(trained),
-                           "test_bleu": round(sacrebleu.corpus_bleu(hyps, [test.tgt]).score, 2)})
+                           "test_bleu": bleu(hyps, test.tgt)})
             curves.append(trained.metrics)
             say(progress, f"depth: {name}: test BLEU {models[-1]['test_bleu']}")
     tables = {"models": pd.DataFrame(models), "curves": pd.concat(curves, ignore_index=True)}

@@ -26,7 +26,7 @@ from ..batching import make_batch, sorted_batches
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..search import beam_search
 from .common import LabResult, Progress, Stopwatch, say, work_folder
-from .seq2seq import BUDGETS, Seq2SeqBudget, base_config, dev_split, train_variant
+from .seq2seq import BUDGETS, Seq2SeqBudget, base_config, bleu, dev_split, train_variant
 
 DEV_SENTENCES = {"tiny": 20, "small": 200, "full": 500}
 
@@ -54,8 +54,8 @@ def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, 
         "beam_lower_logprob": int((sentences.beam_logprob < sentences.greedy_logprob - 1e-6).sum()),
         "beam_better_bleu": int((sentences.beam_bleu > sentences.greedy_bleu).sum()),
         "greedy_better_bleu": int((sentences.greedy_bleu > sentences.beam_bleu).sum()),
-        "greedy_corpus_bleu": round(sacrebleu.corpus_bleu(list(sentences.greedy), [list(dev.tgt)]).score, 2),
-        "beam_corpus_bleu": round(sacrebleu.corpus_bleu(list(sentences.beam), [list(dev.tgt)]).score, 2),
+        "greedy_corpus_bleu": bleu(sentences.greedy, dev.tgt),
+        "beam_corpus_bleu": bleu(sentences.beam, dev.tgt),
     }])
     say(progress, f"greedy-vs-beam: {summary.iloc[0].to_dict()}")
     tables = {"wins": wins, "sentences": sentences, "summary": summary}

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import sacrebleu
 
 from .. import corpus
-from ..checkpoint import load_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint
 from ..config import ExperimentConfig, apply_overrides
 from ..runs import RunDir
 from ..train import TrainResult, load_pairs, train
@@ -72,7 +73,7 @@ def variant_config(base: ExperimentConfig, name: str, overrides: dict[str, Any])
     return ExperimentConfig.from_dict(raw)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__
 class TrainedVariant:
     name: str
     config: ExperimentConfig
@@ -120,9 +121,10 @@ def dev_split(cfg: ExperimentConfig) -> corpus.ParallelCorpus:
     return splits(cfg).dev
 
 
-def translate_with(checkpoint: Path, sentences: list[str]) -> list[str]:
+def translate_with(checkpoint: Path | Checkpoint, sentences: list[str]) -> list[str]:
     """Greedy translations by a saved model (on the CPU: small models, short sentences)."""
-    return Translator(load_checkpoint(checkpoint, "cpu"), "cpu").translate(sentences)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, "cpu")
+    return Translator(ckpt, "cpu").translate(sentences)
 
 
 def final_dev(variant: TrainedVariant) -> dict[str, Any]:
@@ -132,3 +134,9 @@ def final_dev(variant: TrainedVariant) -> dict[str, Any]:
         return {"dev_loss": float("nan"), "dev_bleu": float("nan")}
     last = dev.iloc[-1]
     return {"dev_loss": float(last["dev_loss"]), "dev_bleu": float(last["bleu"])}
+
+
+def bleu(hyps: list[str], refs: list[str]) -> float:
+    """Corpus BLEU (sacrebleu). ``force``: the built-in tasks are whitespace-tokenised on purpose, so
+    sacrebleu's "did you forget to detokenize?" warning does not apply."""
+    return round(sacrebleu.corpus_bleu(list(hyps), [list(refs)], force=True).score, 2)

@@ -63,7 +63,7 @@ class Budget:
 
 
 BUDGETS = {
-    "tiny": Budget(lags=(3, 6), steps=20, check_every=10, embedding=8, hidden=12, eval_size=64, grad_batch=16),
+    "tiny": Budget(lags=(3, 6), steps=10, check_every=5, embedding=8, hidden=12, eval_size=32, grad_batch=8),
     "small": Budget(steps=400, check_every=50),
     "full": Budget(),
 }
