@@ -32,7 +32,10 @@ def _labels(tokens: Sequence[str]) -> list[str]:
 
 def _token_axis(field: str, tokens: Sequence[str], title: str, channel=alt.X) -> alt.X | alt.Y:
     angle = {"labelAngle": -45} if channel is alt.X else {}
-    return channel(f"{field}:N", sort=_labels(tokens), title=title, axis=alt.Axis(labelExpr=LABEL_EXPR, **angle))
+    # labelOverlap=False: Vega-Lite would otherwise drop every other token label on narrow charts, and
+    # each token is what the reader is looking for.
+    return channel(f"{field}:N", sort=_labels(tokens), title=title,
+                   axis=alt.Axis(labelExpr=LABEL_EXPR, labelOverlap=False, **angle))
 
 
 def _matrix_frame(matrix: np.ndarray, rows: Sequence[str], cols: Sequence[str], value: str) -> pd.DataFrame:
@@ -101,7 +104,7 @@ def gate_heatmap(result: GateResult, side: str, gate: str, layer: int = 0, direc
         color=alt.Color("value:Q", scale=scale, title=gate),
         tooltip=["token:N", "unit:O", alt.Tooltip("value:Q", format=".3f")],
     ).properties(title=f"{side} layer {layer}{' backward' if direction else ''}: {gate}",
-                 width=max(160, 26 * len(tokens)), height=min(300, max(90, 4 * values.shape[1])))
+                 width=max(160, 30 * len(tokens)), height=min(300, max(90, 4 * values.shape[1])))
 
 
 def unit_lines(result: GateResult, side: str, unit: int, gates: Sequence[str] | None = None, layer: int = 0,
@@ -154,7 +157,7 @@ def grad_norm_chart(result: GradientFlowResult, log_y: bool = True) -> alt.Chart
             color=alt.Color("series:N", title=None),
             tooltip=["token:N", "series:N", "quantity:N", alt.Tooltip("grad_norm:Q", format=".3e")])
         charts.append((base.mark_line() + base.mark_point(filled=True)).properties(
-            title=f"{side}: ‖dL/dh_t‖", width=max(200, 28 * len(tokens)), height=220))
+            title=f"{side}: ‖dL/dh_t‖", width=max(200, 30 * len(tokens)), height=220))
     return alt.hconcat(*charts)
 
 
