@@ -27,7 +27,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
-from .fused_loss import linear_cross_entropy
 from .replay import LayerTrace, replay_rnn
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -375,17 +374,20 @@ class Seq2Seq(nn.Module):
         """Summed token cross-entropy and the number of target tokens (pad excluded), both tensors,
         so the caller can average over any number of batches without a host synchronisation.
 
-        On CPU the output layer runs on the real (non-pad) positions only and is fused with the loss
-        (``fused_loss.linear_cross_entropy``: same value and gradients, far less memory traffic). Selecting
-        the real positions needs their count on the host, a device sync elsewhere, so CUDA/MPS keep the
-        plain path over the padded (B, T) grid."""
+        On CPU the output layer, the largest matrix product of the model, runs on the real (non-pad)
+        positions only: with length buckets 10-25% of the (B, T) grid is padding. Selecting them needs
+        their count on the host, a device sync on a GPU, so CUDA/MPS keep the padded grid."""
         attentional, _ = self._teacher_forced_attentional(tgt_in, self.encode(src, src_lengths))  # (B, T, H)
-        h, real = self.dropout(attentional), tgt_out != self.cfg.pad_id  # (B, T, H), (B, T)
-        if h.device.type == "cpu":
-            loss = linear_cross_entropy(h[real], self.out.weight, self.out.bias, tgt_out[real], label_smoothing)
+        real = tgt_out != self.cfg.pad_id  # (B, T)
+        if attentional.device.type == "cpu":
+            attentional, target = attentional[real], tgt_out[real]  # (N, H), (N,)
         else:
-            loss = F.cross_entropy(self.out(h).flatten(0, 1).float(), tgt_out.flatten(), ignore_index=self.cfg.pad_id,
-                                   reduction="sum", label_smoothing=label_smoothing)
+            attentional, target = attentional.flatten(0, 1), tgt_out.flatten()  # (B*T, H), (B*T,)
+        logits = self.out(self.dropout(attentional))  # (N, V)
+        if logits.dtype in (torch.float16, torch.bfloat16):  # autocast: the softmax in float32
+            logits = logits.float()
+        loss = F.cross_entropy(logits, target, ignore_index=self.cfg.pad_id, reduction="sum",
+                               label_smoothing=label_smoothing)
         return loss, real.sum()
 
     def num_parameters(self) -> int:

@@ -108,5 +108,5 @@ def start() -> None:
 
 
 st.button("Start training", key="tr_start", type="primary", on_click=start, icon=":material/model_training:")
-if st.session_state.get("tr_message"):
-    st.warning(st.session_state.pop("tr_message"))
+if st.session_state.get("tr_message"):  # kept until the next Start: a monitor rerun must not hide it
+    st.warning(st.session_state["tr_message"])

@@ -5,8 +5,8 @@
 Each round starts ``python -m nmt_core train`` on a tiny config that validates and checkpoints every 2 steps
 (``--resume`` once a ``last.pt`` exists), then SIGKILLs its process group:
 
-* ``random`` rounds (one in three) at a random moment 0.2-8 s after the start: during start-up (imports,
-  data, tokenizer), training, validation or saving, wherever it lands;
+* ``random`` rounds (one in three) at a random moment 0.2-8 s (``--random-max``) after the start: during
+  start-up (imports, data, tokenizer), training, validation or saving, wherever it lands;
 * ``save`` rounds when a checkpoint temp file (``.last.pt.*.tmp`` / ``.best.pt.*.tmp``) appears, i.e. in the
   middle of ``save_checkpoint`` (after a random 0-3 ms more). A temp file still there after the kill
   proves the kill landed inside the save.
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--max-seconds", type=float, default=600, help="stop starting new rounds after this")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--random-max", type=float, default=8.0, help="latest random kill, seconds after the start")
     parser.add_argument("--workdir", help="where the run folder goes (default: a new temporary folder)")
     parser.add_argument("--json", help="write the summary and every round here")
     args = parser.parse_args(argv)
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         proc = spawn(cfg, run, resume, log)
         if mode == "random":
-            deadline = t0 + rng.uniform(0.2, 8.0)
+            deadline = t0 + rng.uniform(0.2, args.random_max)
             while time.monotonic() < deadline and proc.poll() is None:
                 time.sleep(0.005)
             landed = True

@@ -11,7 +11,8 @@ one headless Chromium and, all at the same time:
    be exactly the translation the same checkpoint gives offline for *that* sentence (the sentences are
    chosen so that all N translations differ), and the page must show no exception;
 2. each session then opens the Attention page (the sentence is carried over) and checks that the target
-   the decoder writes is its own sentence's greedy translation and that the heatmap draws;
+   the decoder writes is its own sentence's greedy translation and that the heatmap draws; session 0 then
+   types an HTML/JavaScript payload, which must not become an <img>/<script> element or open a dialog;
 3. two further sessions fill the Train form and press Start at the same moment: the one-at-a-time policy
    must start exactly one run and tell the other why (a warning naming the running run).
 
@@ -43,6 +44,7 @@ CHROME_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
                "--disable-background-networking", "--disable-component-update", "--disable-sync",
                "--disable-dev-shm-usage"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+PAYLOAD = "<img src=x onerror=alert(1)><script>alert('xss')</script> [x](javascript:alert(1)) the car"
 
 
 def free_port() -> int:
@@ -160,6 +162,16 @@ async def session(browser, url: str, index: int, case: dict, others: set[str], g
         if await page.get_by_label("Sentence to translate").input_value() != case["src"]:
             row["errors"].append("the Attention page shows another sentence")
         row["errors"] += [f"exception on Attention: {e[:200]}" for e in await exceptions(page)]
+        if index == 0:  # one session also types an HTML/JS payload: it must stay text
+            box = page.get_by_label("Sentence to translate")
+            await box.fill(PAYLOAD)
+            await box.press("Control+Enter")
+            await settle(page)
+            await asyncio.sleep(1.0)
+            if await page.locator('img[src="x"], script:has-text("alert")').count():
+                row["errors"].append("the HTML payload was rendered as HTML")
+            row["errors"] += [f"exception on payload: {e[:200]}" for e in await exceptions(page)]
+            row["payload_checked"] = True
         if dialogs:
             row["errors"].append(f"a script ran a dialog: {dialogs}")
     except Exception as err:  # noqa: BLE001 - a timeout or a crash is this session's result
@@ -195,12 +207,14 @@ async def trainer(browser, url: str, name: str, ready: asyncio.Barrier) -> dict:
         await page.get_by_role("button", name="Start training").click()
         refused = page.locator('[data-testid="stAlert"]').filter(has_text="already running")
         progress = page.locator('[data-testid="stProgress"]').filter(has_text=name)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (await refused.count() or await progress.count()):
+        clicked = time.monotonic()
+        while time.monotonic() - clicked < 300 and not (await refused.count() or await progress.count()):
             await asyncio.sleep(0.25)
-        await settle(page)
+        out["answer_s"] = round(time.monotonic() - clicked, 1)
         out["warning"] = (await refused.first.inner_text()).strip() if await refused.count() else None
         out["started"] = await progress.count() > 0
+        if not (out["warning"] or out["started"]):  # say what the page showed instead
+            out["alerts"] = [(await a.inner_text())[:200] for a in await page.locator('[data-testid="stAlert"]').all()]
         out["errors"] += [f"exception on Train: {e[:200]}" for e in await exceptions(page)]
     except Exception as err:  # noqa: BLE001
         out["errors"].append(f"{type(err).__name__}: {str(err).splitlines()[0][:300]}")

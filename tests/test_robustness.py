@@ -605,7 +605,7 @@ def test_unreadable_last_checkpoint_on_resume_is_reported(tmp_path, capsys):
 def test_kill_loop_fast(tmp_path):
     """scripts/kill_loop.py with 3 kills (one at a random moment, two while a checkpoint is being written)."""
     out = subprocess.run([sys.executable, "scripts/kill_loop.py", "--kills", "3", "--max-seconds", "150",
-                          "--workdir", str(tmp_path), "--json", str(tmp_path / "summary.json")],
+                          "--random-max", "4", "--workdir", str(tmp_path), "--json", str(tmp_path / "summary.json")],
                          cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -636,7 +636,7 @@ def test_run_path_refuses_a_symlink_out_of_the_runs_folder(tmp_path):
     assert not list(outside.iterdir())
 
 
-def test_resume_and_kill_refuse_hostile_names(tmp_path):
+def test_resume_and_start_refuse_hostile_names(tmp_path):
     for call in (lambda: jobs.resume_training(tmp_path, "../x"), lambda: jobs.start_training(
             ExperimentConfig.from_dict(tiny_raw()), tmp_path, "/tmp/x")):
         with pytest.raises(ValueError, match="invalid run name"):

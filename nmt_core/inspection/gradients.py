@@ -109,7 +109,8 @@ def _salience(model: Seq2Seq, prep, wrt: str) -> np.ndarray:
     being its own log p(y_t) (rows do not interact, so each row's gradient is exactly that derivative)."""
     n_steps = len(prep.tgt_ids) + 1
     batch = teacher_forced(model, prep, trace=True, copies=n_steps)
-    objective = batch.log_probs.diagonal().sum()
+    table = batch.log_probs.view(n_steps, n_steps)  # copies=1 (an empty output: T = 1) comes back 1-D
+    objective = table.diagonal().sum()
     if wrt == "outputs":
         (grad,) = torch.autograd.grad(objective, [batch.enc.outputs], allow_unused=True)  # (T, S, He)
         if grad is None:  # no attention: the outputs are not read at all
