@@ -558,13 +558,18 @@ def main() -> None:
     args.work = str(work)
     export = work / "data"
     try:
+        loads = {"start": os.getloadavg()[0]}
         ours = run_worker("train", args, tsv=tsv, export=export)
+        loads["after ours train"] = os.getloadavg()[0]
         dec = {} if args.no_decode else run_worker("decode", args, checkpoint=ours["checkpoint"], export=export)
+        loads["after ours decode"] = os.getloadavg()[0]
         peer = run_peer(args, export, ours["src_tgt_ratio"]) if args.peer else None
+        loads["after peer"] = os.getloadavg()[0]
+        print("1-minute load average: " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items()))
         load = (load0, os.getloadavg()[0])
         report(note, ours, dec, peer, load)
         if args.json:
-            Path(args.json).write_text(json.dumps({"data": note, "load_average": load, "ours": ours,
+            Path(args.json).write_text(json.dumps({"data": note, "load_average": load, "loads": loads, "ours": ours,
                                                    "decode": dec, "peer": peer}, indent=2))
     finally:
         if args.keep:

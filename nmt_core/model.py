@@ -375,8 +375,8 @@ class Seq2Seq(nn.Module):
         so the caller can average over any number of batches without a host synchronisation.
 
         On CPU the output layer, the largest matrix product of the model, runs on the real (non-pad)
-        positions only: with length buckets 10-25% of the (B, T) grid is padding. Selecting them needs
-        their count on the host, a device sync on a GPU, so CUDA/MPS keep the padded grid."""
+        positions only. Selecting them needs their count on the host, a device sync on a GPU, so CUDA/MPS
+        keep the padded (B, T) grid (``ignore_index`` drops the padding from the loss)."""
         attentional, _ = self._teacher_forced_attentional(tgt_in, self.encode(src, src_lengths))  # (B, T, H)
         real = tgt_out != self.cfg.pad_id  # (B, T)
         if attentional.device.type == "cpu":

@@ -1,4 +1,5 @@
-"""Seq2Seq.loss (on CPU: the output layer on the real positions only) equals the loss over the padded grid."""
+"""Seq2Seq.loss (on CPU: the output layer on the real positions only) equals the loss over the padded grid,
+in value and gradients."""
 
 import torch
 import torch.nn.functional as F
@@ -23,3 +24,4 @@ def test_loss_on_real_positions_equals_the_padded_plain_path(tiny_model):
             assert a is None or not a.any()
         else:
             torch.testing.assert_close(a, e)
+
