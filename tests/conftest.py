@@ -15,8 +15,9 @@ from nmt_core.tokenizer import train_tokenizers
 # on a loaded 2-core machine (observed: up to 30x slower).
 torch.set_num_threads(1)
 
-WORDS_SRC = "the a red big small car house dog cat is fast slow green blue".split()
-WORDS_TGT = "el la rojo grande pequeño coche casa perro gato es rápido lento verde azul".split()
+WORDS_SRC = ["the", "a", "red", "big", "small", "car", "house", "dog", "cat", "is", "fast", "slow", "green", "blue"]
+WORDS_TGT = ["el", "la", "rojo", "grande", "pequeño", "coche", "casa", "perro", "gato", "es", "rápido", "lento",
+             "verde", "azul"]
 
 
 @pytest.fixture(scope="session")
