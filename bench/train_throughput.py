@@ -52,6 +52,7 @@ import random
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,10 @@ def worker_train(args) -> dict:
     cfg = experiment(args.config, Path(args.tsv), args.threads, args.steps, args.warmup, args.device)
     trainer = Trainer(cfg, Path(args.work) / "ours", progress_bar=False)
     m, device, data = trainer.cfg.model, trainer.device, trainer.data
+    n_src = sum(len(s) + 1 for s in data.train_src)
+    n_tgt = sum(len(t) + 1 for t in data.train_tgt)
+    mean_src, mean_tgt = n_src / len(data.train_src), n_tgt / len(data.train_tgt)
+    peak = matmul_peak(m, 64, mean_src, mean_tgt)  # before the peer starts: nobody pauses this process yet
     if args.export:  # the same splits and tokenizer for the peer
         from nmt_core.corpus import write_splits
 
@@ -176,10 +181,7 @@ def worker_train(args) -> dict:
         tok = data.tokenizers.src
         (export / "vocab.txt").write_text("".join(tok.id_to_piece(i) + "\n" for i in range(4, tok.vocab_size)),
                                           encoding="utf-8")
-    n_src = sum(len(s) + 1 for s in data.train_src)
-    n_tgt = sum(len(t) + 1 for t in data.train_tgt)
-    mean_src, mean_tgt = n_src / len(data.train_src), n_tgt / len(data.train_tgt)
-    peak = matmul_peak(m, 64, mean_src, mean_tgt)
+        (export / "READY").touch()  # the driver starts the peer now
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     batches = trainer._batches()
     trainer.model.train()
@@ -202,8 +204,10 @@ def worker_train(args) -> dict:
         tgt_tok += n_tokens
         flops += 3 * sum(forward_flops(m, s, t) for s, t in zip(lengths, tgt_lengths))
     sync()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    after = matmul_peak(m, 64, mean_src, mean_tgt)  # again after training: the best of both is the peak
+    end = time.perf_counter()
+    seconds, cpu_seconds = end - start, time.process_time() - cpu_start
+    after = matmul_peak(m, 64, mean_src, mean_tgt)  # again after training (the best of both is the peak;
+    # per wall-clock second this one reads low if the driver pauses this process while the peer runs)
     peak = {k: (max(peak[k][0], after[k][0]), max(peak[k][1], after[k][1])) for k in peak}
     dev_loss = dev_loss_of(trainer)
     ckpt = Path(args.work) / "ours.pt"
@@ -227,7 +231,8 @@ def worker_train(args) -> dict:
         "flops_per_step": round(flops / args.steps), "src_tgt_ratio": (n_src + n_tgt) / n_tgt,
         "peak_memory_mib": round(torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
                                  else max_rss_mib()),
-        "checkpoint": str(ckpt), "vocab": m.tgt_vocab_size,
+        "checkpoint": str(ckpt), "vocab": m.tgt_vocab_size, "timed": [start, end], "src_tokens": src_tok,
+        "tgt_tokens": tgt_tok, "flops": flops,
     }
 
 
@@ -411,10 +416,10 @@ finally:
 """
 
 
-def run_peer(args, export: Path, src_tgt_ratio: float) -> dict:
-    peer_python = ROOT / ".peer-venv" / "bin" / "python"
-    if not peer_python.is_file():
-        return {"side": "peer", "error": f"{peer_python} not found: see docs/benchmarks.md to install JoeyNMT"}
+PEER_PYTHON = ROOT / ".peer-venv" / "bin" / "python"
+
+
+def start_peer_training(args, export: Path) -> subprocess.Popen:
     c = CONFIGS[args.config]
     work = Path(args.work)
     cfg_path = work / "peer.yaml"
@@ -423,15 +428,18 @@ def run_peer(args, export: Path, src_tgt_ratio: float) -> dict:
         work=work, data=export, beam=BEAM, alpha=BEAM_ALPHA, decode_batch=DECODE_BATCH, max_output=MAX_OUTPUT,
         steps=args.steps + args.warmup, log_every=log_every, emb=c["embedding_size"], hidden=c["hidden_size"],
         enc_layers=c["encoder_layers"], dec_layers=c["decoder_layers"]), encoding="utf-8")
-    env = thread_env(args.threads, os.environ)
-    wrapper = PEER_WRAPPER
+    cmd = [str(PEER_PYTHON), "-c", PEER_WRAPPER, str(work / "peer_train.json"), "train", str(cfg_path), "--skip-test"]
+    with open(work / "peer_train.log", "w") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=thread_env(args.threads, os.environ),
+                                cwd=work)
+
+
+def collect_peer(args, proc: subprocess.Popen, export: Path, decode: bool, turns=None) -> dict:
+    """The peer's training figures (from its own process's step clock), then its decoding."""
+    proc.wait()
+    work = Path(args.work)
     result = {"side": "peer", "config": args.config, "threads": args.threads}
     train_log = work / "peer_train.log"
-    cmd = [str(peer_python), "-c", wrapper, str(work / "peer_train.json"), "train", str(cfg_path), "--skip-test"]
-    start = time.perf_counter()
-    with open(train_log, "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=work)
-    result["train_wall_s"] = round(time.perf_counter() - start, 1)
     text = train_log.read_text(errors="replace")
     if proc.returncode != 0:
         return {**result, "error": f"joeynmt train failed (exit {proc.returncode}); see {train_log}",
@@ -440,7 +448,7 @@ def run_peer(args, export: Path, src_tgt_ratio: float) -> dict:
     marks = stats["steps"][args.warmup:]  # (wall, cpu, src tokens, tgt tokens, sentences) at each step's start
     if len(marks) < 2:
         return {**result, "error": f"too few training steps recorded in {work / 'peer_train.json'}"}
-    wall, cpu = marks[-1][0] - marks[0][0], marks[-1][1] - marks[0][1]
+    wall, cpu = running(turns, marks[0][0], marks[-1][0]), marks[-1][1] - marks[0][1]
     src, tgt, sents = (sum(m[k] for m in marks[:-1]) for k in (2, 3, 4))
     ppl = re.findall(r"Evaluation result \(greedy\).*?ppl:\s+([\d.]+)", text)
     result.update(tgt_tokens_per_s=round(tgt / wall), src_tgt_tokens_per_s=round((src + tgt) / wall),
@@ -448,7 +456,9 @@ def run_peer(args, export: Path, src_tgt_ratio: float) -> dict:
                   src_tgt_tokens_per_cpu_s=round((src + tgt) / cpu), seconds=round(wall, 2),
                   dev_ppl=float(ppl[-1]) if ppl else None, peak_memory_mib=round(stats["max_rss_kib"] / 1024),
                   parameters=stats.get("parameters"))
-    return peer_decode(result, work, export, cfg_path, peer_python, env)
+    if not decode:
+        return result
+    return peer_decode(result, work, export, work / "peer.yaml", PEER_PYTHON, thread_env(args.threads, os.environ))
 
 
 def peer_decode(result: dict, work: Path, export: Path, cfg_path: Path, peer_python: Path, env: dict) -> dict:
@@ -486,15 +496,62 @@ def thread_env(threads: int, base) -> dict[str, str]:
     return {**base, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
-def run_worker(kind: str, args, **extra) -> dict:
+def start_worker(kind: str, args, **extra) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--worker", kind, "--config", args.config, "--threads", str(args.threads),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device, "--work", args.work]
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(args.threads, os.environ))
-    if proc.returncode != 0:
-        raise SystemExit(f"{kind} worker failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = Path(args.work) / f"ours_{kind}"
+    return subprocess.Popen(cmd, stdout=open(f"{out}.out", "w"), stderr=open(f"{out}.err", "w"),
+                            env=thread_env(args.threads, os.environ))
+
+
+def worker_result(kind: str, args, proc: subprocess.Popen) -> dict:
+    out = Path(args.work) / f"ours_{kind}"
+    if proc.wait() != 0:
+        raise SystemExit(f"{kind} worker failed:\n{Path(f'{out}.err').read_text()[-3000:]}")
+    return json.loads(Path(f"{out}.out").read_text().strip().splitlines()[-1])
+
+
+def run_worker(kind: str, args, **extra) -> dict:
+    return worker_result(kind, args, start_worker(kind, args, **extra))
+
+
+def take_turns(procs: list[subprocess.Popen], slice_s: float = 2.0) -> dict[int, list[tuple[float, float]]]:
+    """Run the processes by turns of ``slice_s`` seconds (SIGSTOP / SIGCONT) until all have exited.
+
+    Both trainings then meet the same machine: on a shared (virtual) machine the speed of one core
+    depends on what runs on the others and on the host, which drifts over minutes; measured one after
+    the other, two equal programs can differ by 20-40%. Taking turns every few seconds gives both the
+    same conditions. Returns, per pid, the ``time.perf_counter`` intervals in which it ran (the clock is
+    system-wide on Linux, so the processes' own step times can be compared with them: ``running``)."""
+    alive, turns = list(procs), {proc.pid: [] for proc in procs}
+    try:
+        while alive:
+            for proc in list(alive):
+                if proc.poll() is not None:
+                    alive.remove(proc)
+                    continue
+                for other in alive:
+                    if other is not proc:
+                        other.send_signal(signal.SIGSTOP)
+                began = time.perf_counter()
+                proc.send_signal(signal.SIGCONT)
+                while time.perf_counter() - began < slice_s and proc.poll() is None:
+                    time.sleep(0.02)
+                turns[proc.pid].append((began, time.perf_counter()))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+    return turns
+
+
+def running(turns: list[tuple[float, float]] | None, start: float, end: float) -> float:
+    """Seconds of [start, end] (``time.perf_counter``) in which the process ran: all of it without turns."""
+    if turns is None:
+        return end - start
+    return sum(max(0.0, min(b, end) - max(a, start)) for a, b in turns)
 
 
 def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[float, float]) -> None:
@@ -559,11 +616,30 @@ def main() -> None:
     export = work / "data"
     try:
         loads = {"start": os.getloadavg()[0]}
-        ours = run_worker("train", args, tsv=tsv, export=export)
-        loads["after ours train"] = os.getloadavg()[0]
+        train = start_worker("train", args, tsv=tsv, export=export)
+        peer_train = None
+        if args.peer and PEER_PYTHON.is_file():
+            while not (export / "READY").exists() and train.poll() is None:
+                time.sleep(0.2)
+            if train.poll() is None or train.returncode == 0:
+                peer_train = start_peer_training(args, export)
+                turns = take_turns([train, peer_train])  # both trainings in the same conditions
+        ours = worker_result("train", args, train)
+        if peer_train is not None:  # rates per second of running time (the process was paused by turns)
+            seconds = running(turns[train.pid], *ours["timed"])
+            ours.update(seconds=round(seconds, 2), tgt_tokens_per_s=round(ours["tgt_tokens"] / seconds),
+                        src_tgt_tokens_per_s=round((ours["src_tokens"] + ours["tgt_tokens"]) / seconds),
+                        sentences_per_s=round(64 * args.steps / seconds, 1),
+                        achieved_gflops=round(ours["flops"] / seconds / 1e9, 2),
+                        fraction_of_peak=round(ours["flops"] / seconds / 1e9 / ours["matmul_peak_gflops"], 3),
+                        took_turns_with_peer=True)
+        loads["after training"] = os.getloadavg()[0]
         dec = {} if args.no_decode else run_worker("decode", args, checkpoint=ours["checkpoint"], export=export)
         loads["after ours decode"] = os.getloadavg()[0]
-        peer = run_peer(args, export, ours["src_tgt_ratio"]) if args.peer else None
+        peer = None
+        if args.peer:
+            peer = (collect_peer(args, peer_train, export, not args.no_decode, turns[peer_train.pid]) if peer_train
+                    else {"side": "peer", "error": f"{PEER_PYTHON} not found: see docs/benchmarks.md"})
         loads["after peer"] = os.getloadavg()[0]
         print("1-minute load average: " + ", ".join(f"{k} {v:.2f}" for k, v in loads.items()))
         load = (load0, os.getloadavg()[0])
