@@ -271,12 +271,17 @@ def worker_decode(args) -> dict:
     device = next(model.parameters()).device
     has_beam = hasattr(search, "beam_search")
     out = {"side": "ours", "sentences": len(sources), "beam_search_available": has_beam}
-    # JoeyNMT caps outputs at max_output_length only: a huge ratio leaves our cap at MAX_OUTPUT too
-    cap = {"max_ratio": 1000.0, "max_len": MAX_OUTPUT}
+    # Our defaults cap outputs at 2 * source + 5 pieces, clamped here to JoeyNMT's max_output_length. The
+    # second beam row caps at max_output_length alone, as JoeyNMT does: our beam search stops a sentence
+    # only when no live hypothesis can still win under the length penalty at the cap (an exact rule), so a
+    # looser cap means more steps; JoeyNMT stops when its best hypothesis has ended (a heuristic).
+    cap, cap_only = {"max_ratio": 2.0, "max_len": MAX_OUTPUT}, {"max_ratio": 1000.0, "max_len": MAX_OUTPUT}
     modes = {"greedy": lambda b: search.greedy_search(model, b.src, b.src_lengths, **cap)}
     if has_beam:
-        modes = {f"beam{BEAM}": lambda b: [r.best.output_ids for r in search.beam_search(
-            model, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA, **cap)], **modes}
+        def beam(limits):
+            return lambda b: [r.best.output_ids for r in search.beam_search(
+                model, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA, **limits)]
+        modes = {f"beam{BEAM}": beam(cap), f"beam{BEAM}, cap {MAX_OUTPUT} only": beam(cap_only), **modes}
     for name, decode in modes.items():
         decode(make_batch(sources[:4]).to(device))  # warm-up
         hyps = [None] * len(sources)
@@ -484,7 +489,11 @@ def peer_decode(result: dict, work: Path, export: Path, cfg_path: Path, peer_pyt
         hyp_file = work / f"hyp_{name}.test"
         hyps = hyp_file.read_text(encoding="utf-8").splitlines() if hyp_file.is_file() else []
         wall, cpu = test_gen[-1]
+        from nmt_core.tokenizer import Tokenizer
+
+        tok = Tokenizer((export / "spm.model").read_bytes())
         result[name] = {"seconds": round(wall, 2), "sentences_per_s": round(TEST_PAIRS / wall, 1),
+                        "mean_output_len": round(sum(len(tok.encode(h)) for h in hyps) / max(len(hyps), 1), 1),
                         "sentences_per_cpu_s": round(TEST_PAIRS / cpu, 1),
                         "bleu": corpus_scores(hyps, refs)["bleu"] if len(hyps) == len(refs) else None,
                         "peak_memory_mib": round(stats["max_rss_kib"] / 1024)}
@@ -568,8 +577,10 @@ def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[floa
         a, b = ours.get(key), (peer or {}).get(key)
         ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else ""
         print(f"{label:34s} {a!s:>10s} {b if b is not None else '-':>10} {ratio:>7s}")
-    for mode in (f"beam{BEAM}", "greedy"):
-        a, b = dec.get(mode, {}), (peer or {}).get(mode, {})
+    for mode in (f"beam{BEAM}", f"beam{BEAM}, cap {MAX_OUTPUT} only", "greedy"):
+        if mode not in dec and mode not in (peer or {}):
+            continue
+        a, b = dec.get(mode, {}), (peer or {}).get(mode.split(",")[0], {})
         sa, sb = a.get("sentences_per_s"), b.get("sentences_per_s")
         ratio = f"{sa / sb:.2f}" if sa and sb else ""
         print(f"{'decoding ' + mode + ' sentences/s':34s} {sa!s:>10s} {sb if sb else '-'!s:>10} {ratio:>7s}")
@@ -577,6 +588,8 @@ def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[floa
         ratio = f"{ca / cb:.2f}" if ca and cb else ""
         print(f"{'  per CPU-second (load-robust)':34s} {ca!s:>10s} {cb if cb else '-'!s:>10} {ratio:>7s}")
         print(f"{'  test BLEU, ' + mode:34s} {a.get('bleu')!s:>10s} {b.get('bleu', '-')!s:>10}")
+        print(f"{'  mean output length (pieces)':34s} {a.get('mean_output_len')!s:>10s} "
+              f"{b.get('mean_output_len', '-')!s:>10}")
     print(f"achieved {ours['achieved_gflops']} GFLOP/s = {100 * ours['fraction_of_peak']:.1f}% of the measured "
           f"matmul peak ({ours['matmul_peak_gflops']} GFLOP/s); {ours['flops_per_step'] / 1e9:.2f} GFLOP per step")
     print(f"per CPU-second: {ours['achieved_gflops_per_cpu_s']} GFLOP = {100 * ours['fraction_of_peak_cpu']:.1f}% of "
