@@ -71,3 +71,16 @@ def kill_runs(runs: Path) -> None:
                 os.killpg(os.getpgid(pid), 15)
         except (OSError, ValueError):
             pass
+
+
+def studio_folder(tmp_path_factory, name: str):
+    """Generator for a module fixture: a temp folder with the studio's env vars set, runs killed after."""
+    import pytest
+
+    folder = tmp_path_factory.mktemp(name)
+    mp = pytest.MonkeyPatch()
+    for key, value in build_studio_env(folder).items():
+        mp.setenv(key, value)
+    yield folder
+    kill_runs(folder / "runs")
+    mp.undo()

@@ -9,21 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest_app import build_studio_env, kill_runs
+from conftest_app import kill_runs, studio_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("load-studio")
-    env = build_studio_env(folder)
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    yield folder
-    kill_runs(folder / "runs")
-    mp.undo()
+    yield from studio_folder(tmp_path_factory, "load-studio")
 
 
 def test_shared_model_under_concurrent_use(studio):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest_app import build_studio_env, kill_runs
+from conftest_app import studio_folder
 from streamlit.testing.v1 import AppTest
 
 from nmt_core import jobs
@@ -22,14 +22,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("studio")
-    env = build_studio_env(folder)
-    mp = pytest.MonkeyPatch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    yield folder
-    kill_runs(folder / "runs")
-    mp.undo()
+    yield from studio_folder(tmp_path_factory, "studio")
 
 
 def open_page(page: str | None = None, *, model: str | None = None, **query: str) -> AppTest:
