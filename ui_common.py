@@ -355,15 +355,15 @@ def model_error(err: Exception) -> None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def beam(_ref: ModelRef, key: tuple, sentence: str, k: int, penalty: str, alpha: float, nbest: int,
-         prefix: str = ""):
+         prefix: str = "", stopping: str = "exact"):
     """Beam search with its full trace (k=1 is greedy). ``key`` = (path, mtime) is the cache key."""
     return translator(_ref).beam(sentence, beam=k, nbest=nbest, length_penalty=penalty, alpha=alpha,
-                                 prefix=prefix or None)
+                                 prefix=prefix or None, stopping=stopping)
 
 
 def run_beam(ref: ModelRef, sentence: str, k: int = 5, penalty: str = "none", alpha: float = 0.6,
-             nbest: int = 5, prefix: str = ""):
-    return beam(ref, (ref.path, ref.mtime), sentence, k, penalty, alpha, nbest, prefix)
+             nbest: int = 5, prefix: str = "", stopping: str = "exact"):
+    return beam(ref, (ref.path, ref.mtime), sentence, k, penalty, alpha, nbest, prefix, stopping)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -84,7 +84,7 @@ def _report_failure(run_dir: Path | None, err: Exception) -> None:
 def _decoding(args: argparse.Namespace) -> dict:
     """The decoding options shared by translate and evaluate, as Translator keyword arguments."""
     return {"beam": args.beam, "length_penalty": args.length_penalty, "alpha": args.alpha,
-            "max_ratio": args.max_ratio, "prefix": args.prefix}
+            "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping}
 
 
 def _write_traces(path: str, checkpoint: str, sources: list[str], results: list) -> None:
@@ -175,6 +175,10 @@ def _add_decoding_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.6, help="exponent of the gnmt penalty (default 0.6)")
     p.add_argument("--max-ratio", type=float, default=2.0,
                    help="output at most ratio * source length + 5 pieces (default 2.0)")
+    p.add_argument("--stopping", choices=("exact", "heuristic", "never"), default="exact",
+                   help="when beam search stops a sentence: exact (no live hypothesis can still win; default), "
+                        "heuristic (none can win at its next length: faster with a length penalty, what most "
+                        "toolkits do) or never (run to the length cap)")
     p.add_argument("--prefix", help="force every translation to start with this target text")
     p.add_argument("--trace", metavar="FILE.json",
                    help="write the search trace of every input, with attention and rejected continuations")

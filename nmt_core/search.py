@@ -24,6 +24,13 @@ is at most L / lp(M) (for "none", lp = 1 and the bound is L itself). A sentence 
 best finished score is >= the largest such bound over its live hypotheses (no live hypothesis can
 still beat it), or no live hypothesis is left, or the cap is reached. With k >= the number of all
 prefixes nothing is pruned, so the search is exhaustive (tests/test_search.py checks exactly that).
+``stopping="heuristic"`` evaluates the bound at the next length, L / lp(t + 1), instead of at the cap:
+the rule of most toolkits (HF's ``early_stopping=False``), much faster with a length penalty (the exact
+bound at the cap is loose), and occasionally it stops before a longer hypothesis would have won; with
+``length_penalty="none"`` the two rules are the same. ``stopping="never"`` runs every sentence to its cap.
+
+A sentence that stops leaves the batch: its rows are dropped from the decoder state, the encoder
+output and the pool, so the remaining steps only pay for sentences still searching.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
 STOP_REASONS = ("running", "bound", "max length", "no live hypotheses")
+STOPPING_RULES = ("exact", "heuristic", "never")
 
 Prefix = Sequence[int] | Sequence[Sequence[int] | None] | None
 Constraints = Mapping[int, Mapping[str, Any]] | Sequence[Mapping[int, Mapping[str, Any]] | None] | None
@@ -134,10 +142,22 @@ class TokenBans:
                 mask[b, block] = True
             self.steps[t] = mask
 
-    def at(self, t: int, rows_per_sentence: int) -> Tensor:
-        """Bans for step t (0-based): (V,) when nothing is constrained, else (B*rows, V)."""
+        self.base_ids = self.base.nonzero().view(-1)
+
+    def at(self, t: int, rows_per_sentence: int, active: Tensor | None = None) -> Tensor | None:
+        """Bans for step t (0-based): None when only the base tokens are banned (``apply`` bans those
+        by column), else (B*rows, V), for the sentences in ``active`` only if given."""
         mask = self.steps.get(t)
-        return self.base if mask is None else mask.repeat_interleave(rows_per_sentence, dim=0)
+        if mask is None:
+            return None
+        if active is not None:
+            mask = mask.index_select(0, active)
+        return mask.repeat_interleave(rows_per_sentence, dim=0)
+
+    def apply(self, logp: Tensor, banned: Tensor | None) -> Tensor:
+        """Set banned log-probs to -inf in place: the base columns (<pad>, <s>) always, plus ``banned``."""
+        logp.index_fill_(1, self.base_ids, NEG_INF)
+        return logp if banned is None else logp.masked_fill_(banned, NEG_INF)
 
 
 def _logprobs(logits: Tensor) -> Tensor:
@@ -145,12 +165,12 @@ def _logprobs(logits: Tensor) -> Tensor:
     return torch.log_softmax(logits if logits.dtype == torch.float64 else logits.float(), dim=-1)
 
 
-def _expand(model: Seq2Seq, y: Tensor, state: DecoderState, enc: EncoderOutput, banned: Tensor,
-            intervention: Intervention | None) -> tuple[Tensor, DecoderState, Tensor | None]:
-    """One decoder step for every row. y: (N,). Returns log-probs (N, V) with banned tokens at -inf,
-    the new state and the attention weights (N, S) or None."""
+def _expand(model: Seq2Seq, y: Tensor, state: DecoderState, enc: EncoderOutput, bans: TokenBans,
+            banned: Tensor | None, intervention: Intervention | None) -> tuple[Tensor, DecoderState, Tensor | None]:
+    """One decoder step for every row. y: (N,). Returns log-probs (N, V) with banned tokens at -inf
+    (``TokenBans.apply``: the base bans plus ``banned``), the new state and the attention (N, S) or None."""
     step = model.decode_step(y, state, enc, intervention=intervention)
-    logp = _logprobs(step.logits).masked_fill(banned, NEG_INF)  # (N, V)
+    logp = bans.apply(_logprobs(step.logits), banned)  # (N, V); log_softmax made a fresh tensor: in place
     return logp, step.state, step.attention
 
 
@@ -170,7 +190,7 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio
     limits_dev = limits.to(src.device)
     tokens = []
     for t in range(int(limits.max())):
-        logp, state, _ = _expand(model, y, state, enc, bans.base, intervention)
+        logp, state, _ = _expand(model, y, state, enc, bans, None, intervention)
         y = logp.argmax(dim=-1)
         y = torch.where(finished, torch.full_like(y, EOS_ID), y)
         tokens.append(y)
@@ -289,14 +309,18 @@ def _update_finished(fin: _Finished, prev: _Live, new: _Live, sel: _Selection, c
                      attention)
 
 
-def _is_done(live_scores: Tensor, fin: _Finished, limits: Tensor, t: int, mode: str, alpha: float) -> Tensor:
+def _is_done(live_scores: Tensor, fin: _Finished, limits: Tensor, t: int, mode: str, alpha: float,
+             stopping: str) -> Tensor:
     """(B,) stop code: 0 running, 1 bound, 2 max length, 3 no live hypotheses (see the module docstring).
-    Bound: max over live of L / lp(cap) <= the k-th best finished score."""
+    Bound: max over live of L / lp(cap) (``exact``) or L / lp(t + 1) (``heuristic``) <= the k-th best
+    finished score; ``never`` ignores the bound."""
     best_live = live_scores.max(dim=1).values  # (B,)
-    bound = best_live / penalty(limits.to(live_scores.dtype), mode, alpha)
-    kth_finished = fin.score[:, -1]  # -inf until k hypotheses have finished
     code = torch.zeros_like(limits)
-    code = torch.where(torch.isfinite(kth_finished) & (bound <= kth_finished), 1, code)
+    if stopping != "never":
+        length = limits.to(live_scores.dtype) if stopping == "exact" else torch.full_like(best_live, t + 1)
+        bound = best_live / penalty(length, mode, alpha)
+        kth_finished = fin.score[:, -1]  # -inf until k hypotheses have finished
+        code = torch.where(torch.isfinite(kth_finished) & (bound <= kth_finished), 1, code)
     code = torch.where(torch.isinf(best_live), 3, code)
     return torch.where(limits <= t, 2, code)
 
@@ -341,7 +365,9 @@ def _record_step(sel: _Selection, new: _Live, cand: Tensor, logp: Tensor, attn: 
     return rec
 
 
-def _check_options(beam_size: int, nbest: int, mode: str, alpha: float) -> None:
+def _check_options(beam_size: int, nbest: int, mode: str, alpha: float, stopping: str) -> None:
+    if stopping not in STOPPING_RULES:
+        raise ValueError(f"stopping must be one of {STOPPING_RULES}, got {stopping!r}")
     if beam_size < 1 or not 1 <= nbest <= beam_size:
         raise ValueError(f"need beam_size >= 1 and 1 <= nbest <= beam_size, got beam {beam_size}, nbest {nbest}")
     if mode not in LENGTH_PENALTIES:
@@ -356,7 +382,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
                 max_len: int | None = None, record: bool = False, top_n_rejected: int = 5,
                 prefix: Prefix = None, constraints: Constraints = None,
                 intervention: Intervention | None = None, tgt_tokenizer: Any = None,
-                early_stop: bool = True) -> list[BeamResult]:
+                stopping: str = "exact") -> list[BeamResult]:
     """Batched beam search. src: (B, S) ids with </s> (``batching.make_batch``); src_lengths: (B,).
 
     Returns one ``BeamResult`` per sentence: the ``nbest`` best complete hypotheses (each with its own
@@ -364,44 +390,72 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
     ``record=True``, which never changes the output). ``prefix``: ids forced at the first steps (shared or
     one list per sentence); ``constraints``: ``{step: {"force": id} | {"block": [ids]}}`` (shared or per
     sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the trace.
-    ``early_stop=False`` ignores the bound and runs every sentence to its cap: slower, and by the
-    stopping rule's correctness the same n-best list (a reference for tests and for teaching).
+    ``stopping``: ``"exact"`` (the proven bound: the same n-best list as running to the cap),
+    ``"heuristic"`` (the usual toolkit rule: faster with a length penalty, rarely a different result) or
+    ``"never"`` (every sentence runs to its cap: the reference for tests and for teaching).
     """
     mode, k = length_penalty, beam_size
-    _check_options(k, nbest, mode, alpha)
+    _check_options(k, nbest, mode, alpha, stopping)
     b, device = src.shape[0], src.device
     prefixes = normalise_prefix(prefix, b)
     bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
     limits = output_limits(src_lengths, max_ratio, max_len, [len(p) + 1 for p in prefixes])  # (B,) CPU
-    limits_dev, big_l = limits.to(device), int(limits.max())
+    big_l = int(limits.max())
 
     enc = model.encode(src, src_lengths).index_select(torch.arange(b, device=device).repeat_interleave(k))
     live, fin = _initial_beams(model, enc, b, k, big_l)
-    done = torch.zeros(b, dtype=torch.long, device=device)  # stop code per sentence
-    stop_step = torch.zeros(b, dtype=torch.long, device=device)
-    records = []
+    pool = fin  # the pool of every sentence; ``fin`` holds the searching ones (rows of ``active``)
+    active = torch.arange(b)  # CPU: the sentences still searching, in batch order
+    active_dev, limits_dev = active.to(device), limits.to(device)
+    done, stop_step = [0] * b, [0] * b  # stop code and step per sentence
+    records: list[tuple[Tensor, _StepRecord]] = []
     for t in range(1, big_l + 1):
-        logp, state, attn = _expand(model, live.y, live.state, enc, bans.at(t - 1, k), intervention)
-        cand = live.scores.unsqueeze(-1) + logp.view(b, k, -1)  # (B, k, V)
+        n = active.numel()
+        banned = bans.at(t - 1, k, None if n == b else active_dev)
+        logp, state, attn = _expand(model, live.y, live.state, enc, bans, banned, intervention)
+        cand = live.scores.unsqueeze(-1) + logp.view(n, k, -1)  # (n, k, V)
         sel = _top_k_continuations(cand)
         new = _reorder(live, sel, logp, attn, state)
-        at_limit = (limits_dev == t) if bool((limits == t).any()) else None
+        at_limit = (limits_dev == t) if bool((limits[active] == t).any()) else None
         if at_limit is not None or bool(sel.eos_admit.any()):  # most steps finish nothing: skip the merge
             fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
-        records.append(_record_step(sel, new, cand, logp, attn, record, top_n_rejected))
-        code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha)
-        if not early_stop:
-            code = torch.where(code == 1, 0, code)
-        newly = (done == 0) & (code > 0)
-        done = torch.where(newly, code, done)
-        stop_step = torch.where(newly, t, stop_step)
-        new.scores = new.scores.masked_fill((done > 0).unsqueeze(1), NEG_INF)
+        records.append((active_dev, _record_step(sel, new, cand, logp, attn, record, top_n_rejected)))
+        code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha, stopping).cpu()
+        stopped = code > 0
         live = new
-        if bool((done > 0).all()):
+        if not bool(stopped.any()):
+            continue
+        for i, c in zip(active[stopped].tolist(), code[stopped].tolist()):
+            done[i], stop_step[i] = c, t
+        pool = _write_rows(pool, fin, active_dev, stopped.to(device))
+        if bool(stopped.all()):
             break
+        keep = (~stopped).nonzero().view(-1)
+        keep_dev = keep.to(device)
+        rows = (keep_dev.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # their B*k model rows
+        live = _Live(live.scores.index_select(0, keep_dev), live.y.index_select(0, rows),
+                     live.tokens.index_select(0, rows), live.token_lp.index_select(0, rows),
+                     None if live.attention is None else live.attention.index_select(0, rows),
+                     live.state.index_select(rows))
+        fin = _Finished(*(None if x is None else x.index_select(0, keep_dev) for x in _fields(fin)))
+        enc = enc.index_select(rows)
+        active, active_dev, limits_dev = active[keep], active_dev.index_select(0, keep_dev), limits_dev[keep_dev]
     settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
-                "record": record, "top_n_rejected": top_n_rejected if record else 0}
-    return _collect(records, fin, done, stop_step, src, src_lengths, limits, settings, tgt_tokenizer)
+                "stopping": stopping, "record": record, "top_n_rejected": top_n_rejected if record else 0}
+    return _collect(records, pool, done, stop_step, src, src_lengths, limits, settings, tgt_tokenizer)
+
+
+def _fields(x: Any) -> list[Any]:
+    return [getattr(x, name) for name in x.__dataclass_fields__]
+
+
+def _write_rows(pool: _Finished, fin: _Finished, active: Tensor, stopped: Tensor) -> _Finished:
+    """Copy the pool entries of the sentences that just stopped (``stopped`` marks rows of ``fin``,
+    whose sentences are ``active``) into the pool of the whole batch."""
+    rows = stopped.nonzero().view(-1)
+    where = active.index_select(0, rows)
+    return _Finished(*(None if whole is None else whole.index_copy(0, where, part.index_select(0, rows))
+                       for whole, part in zip(_fields(pool), _fields(fin))))
 
 
 def _initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[_Live, _Finished]:
@@ -444,14 +498,31 @@ class _Pieces:
         return tuple(out)
 
 
-def _collect(records: list[_StepRecord], fin: _Finished, done: Tensor, stop_step: Tensor, src: Tensor,
-             src_lengths: Tensor, limits: Tensor, settings: dict[str, Any], tgt_tokenizer: Any) -> list[BeamResult]:
+def _stack_records(records: list[tuple[Tensor, _StepRecord]], batch: int) -> dict[str, np.ndarray]:
+    """Per field, one (B, T, ...) host array from the steps' records, each covering the sentences still
+    searching at that step (one device-to-host copy per field). Entries after a sentence's stop step
+    are zero and never read."""
+    sentence = torch.cat([active for active, _ in records]).cpu().numpy()
+    step = np.repeat(np.arange(len(records)), [active.numel() for active, _ in records])
+    stacked = {}
+    for name in records[0][1].__dataclass_fields__:
+        if getattr(records[0][1], name) is None:
+            continue
+        values = torch.cat([getattr(rec, name) for _, rec in records]).cpu().numpy()
+        full = np.zeros((batch, len(records), *values.shape[1:]), dtype=values.dtype)
+        full[sentence, step] = values
+        stacked[name] = full
+    return stacked
+
+
+def _collect(records: list[tuple[Tensor, _StepRecord]], fin: _Finished, done: list[int], stops: list[int],
+             src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
+             tgt_tokenizer: Any) -> list[BeamResult]:
     """Move everything to the host once and build per-sentence hypotheses and traces."""
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
-    stacked = {name: host(torch.stack([getattr(r, name) for r in records], dim=1))
-               for name in records[0].__dataclass_fields__ if getattr(records[0], name) is not None}  # (B, T, ...)
+    stacked = _stack_records(records, src.shape[0])  # (B, T, ...)
     pool = {name: host(getattr(fin, name)) for name in fin.__dataclass_fields__}
-    codes, stops, src_np = done.cpu().tolist(), stop_step.cpu().tolist(), src.cpu().numpy()
+    codes, src_np = done, src.cpu().numpy()
     pieces = _Pieces(tgt_tokenizer)
     results = []
     for b in range(src.shape[0]):
@@ -560,7 +631,7 @@ def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temp
     limits_dev = limits.to(device)
     tokens, token_lp, attention = [], [], []
     for t in range(int(limits.max())):
-        logp, state, attn = _expand(model, y, state, enc, bans.at(t, n), intervention)
+        logp, state, attn = _expand(model, y, state, enc, bans, bans.at(t, n), intervention)
         y = torch.where(finished, EOS_ID, _draw(logp, temperature, top_k, generator))
         tokens.append(y)
         token_lp.append(logp.gather(1, y.unsqueeze(1)).squeeze(1))
@@ -601,7 +672,8 @@ def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[
     bans = TokenBans(model.cfg.tgt_vocab_size, 1, [[]], None, device)
     lps, attns = [], []
     for y_prev in [BOS_ID] + tgt[:-1]:
-        logp, state, attn = _expand(model, torch.tensor([y_prev], device=device), state, enc, bans.base, intervention)
+        logp, state, attn = _expand(model, torch.tensor([y_prev], device=device), state, enc, bans, None,
+                                     intervention)
         lps.append(logp[0])
         attns.append(attn)
     logp = torch.stack(lps)  # (T, V)

@@ -71,12 +71,13 @@ class Translator:
     # ---- corpus-level
     @torch.no_grad()
     def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam: int = 1,
-                  length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None) -> list[str]:
+                  length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None,
+                  stopping: str = "exact") -> list[str]:
         """Best translations, in input order. Empty inputs give empty outputs. ``beam=1`` without a
         prefix runs the greedy fast path; anything else runs ``decode``."""
         if beam > 1 or prefix:
             results = self.decode(sentences, beam=beam, length_penalty=length_penalty, alpha=alpha,
-                                  max_ratio=max_ratio, prefix=prefix, batch_size=batch_size)
+                                  max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping)
             return [r.best.text if r.hypotheses and normalize(s) else "" for s, r in zip(sentences, results)]
         prepared = [self.prepare(s) for s in sentences]
         outputs = [""] * len(prepared)
@@ -91,9 +92,10 @@ class Translator:
     @torch.no_grad()
     def decode(self, sentences: list[str], *, beam: int = 5, nbest: int = 1, length_penalty: str = "none",
                alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
-               top_n_rejected: int = 5, batch_size: int = 64) -> list[BeamResult]:
+               top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact") -> list[BeamResult]:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
-        text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)"""
+        text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)
+        ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty)."""
         prepared = [self.prepare(s) for s in sentences]
         results: list[BeamResult | None] = [None] * len(prepared)
         prefix_ids = self._prefix_ids(prefix)
@@ -101,7 +103,8 @@ class Translator:
             batch = make_batch([prepared[i].ids for i in index]).to(self.device)
             found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam, nbest=nbest,
                                 length_penalty=length_penalty, alpha=alpha, max_ratio=max_ratio, record=record,
-                                top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt)
+                                top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt,
+                                stopping=stopping)
             for i, result in zip(index, found):
                 src_pieces = self.source_pieces(prepared[i].ids)
                 results[i] = BeamResult([self._finish(h) for h in result.hypotheses],

@@ -26,10 +26,17 @@ with c3:
     alpha = 0.6
     if penalty == "gnmt":
         alpha = ui.control(st.slider, "α", "alpha", 0.6, min_value=0.0, max_value=2.0, step=0.1)
+    stopping = "exact"
+    if penalty != "none" and not greedy:
+        stopping = ui.control(st.selectbox, "Stopping rule", "stop", "exact", options=["exact", "heuristic"],
+                              help="When a sentence's search ends. Exact: no live prefix could still beat the "
+                                   "k-th finished hypothesis, even at the length cap. Heuristic (most toolkits): "
+                                   "none could at its next length: stops sooner, rarely misses a longer winner. "
+                                   "Compare the stop step below the translation.")
 with c4:
     nbest = 1 if k == 1 else ui.control(st.slider, "n-best", "n", min(5, k), min_value=1, max_value=k)
 
-result = ui.run_beam(ref, sentence, k, penalty, alpha, nbest)
+result = ui.run_beam(ref, sentence, k, penalty, alpha, nbest, stopping=stopping)
 if not result.hypotheses:
     st.error("The search found no complete translation.")
     st.stop()
@@ -66,7 +73,7 @@ with left:
     prefix = ui.control(st.text_input, "Forced prefix (target language)", "prefix", "",
                         placeholder="e.g. la", max_chars=300)
     if prefix.strip():
-        forced = ui.run_beam(ref, sentence, k, penalty, alpha, 1, prefix)
+        forced = ui.run_beam(ref, sentence, k, penalty, alpha, 1, prefix, stopping)
         if forced.hypotheses:
             ui.show_text("Best translation with that start", forced.best.text)
             delta = forced.best.score - result.best.score

@@ -65,6 +65,15 @@ def test_translate_beam_tree_and_beam_size(studio):
     at.slider(key="k").set_value(3).run()
     assert not at.exception
     assert len(at.dataframe[0].value) <= 3  # the n-best list shrank with the beam
+    assert "stop" not in [w.key for w in at.selectbox]  # no length penalty: both rules are the same
+    at.selectbox(key="lp").set_value("norm").run()  # a length penalty offers the stopping rule
+    exact_caption = next(c.value for c in at.caption if "search stopped at step" in c.value)
+    at.selectbox(key="stop").set_value("heuristic").run()
+    assert not at.exception
+    heuristic_caption = next(c.value for c in at.caption if "search stopped at step" in c.value)
+    step = lambda caption: int(caption.split("stopped at step ")[1].split()[0])  # noqa: E731
+    assert step(heuristic_caption) <= step(exact_caption)
+    at.selectbox(key="lp").set_value("none").run()
     at.segmented_control(key="mode").set_value("greedy").run()
     assert not at.exception and len(at.dataframe[0].value) == 1
     at.slider(key="step").set_value(1).run()  # step through the search

@@ -117,12 +117,64 @@ def test_stopping_rule_never_changes_the_nbest(mode, alpha):
     for seed in range(4):
         model = tiny_model(seed, scale=1.0)
         early = beam_search(model, src, lengths, **opts)
-        full = beam_search(model, src, lengths, early_stop=False, **opts)
+        full = beam_search(model, src, lengths, stopping="never", **opts)
         for a, b in zip(early, full):
             assert [h.tokens for h in a.hypotheses] == [h.tokens for h in b.hypotheses]
             np.testing.assert_allclose([h.score for h in a.hypotheses], [h.score for h in b.hypotheses])
         stopped += sum(r.trace.stop_reason == "bound" for r in early)
     assert stopped >= 1  # the rule did fire somewhere
+
+
+@pytest.mark.parametrize("mode,alpha", MODES)
+def test_heuristic_stopping_is_never_better_and_same_without_penalty(mode, alpha):
+    """The heuristic rule sees the same beams as the exact one but may stop earlier, so its pool is a
+    subset of the exact pool at a later step: its best score can only be lower or equal, and it stops no
+    later. Without a length penalty (lp = 1) the two bounds are the same number."""
+    sources = SOURCES + [[5, 5, 5], [1, 1, 4, 5], [4], [5, 1, 5, 4, 1, 4]]
+    src, lengths = batch_of(sources)
+    opts = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, max_len=12)
+    earlier = 0
+    for seed in range(4):
+        model = tiny_model(seed, scale=1.0)
+        exact = beam_search(model, src, lengths, **opts)
+        fast = beam_search(model, src, lengths, stopping="heuristic", **opts)
+        for a, b in zip(exact, fast):
+            assert b.trace.stop_step <= a.trace.stop_step
+            assert b.best.score <= a.best.score + 1e-12
+            assert b.trace.settings["stopping"] == "heuristic"
+            if mode == "none":
+                assert [h.tokens for h in a.hypotheses] == [h.tokens for h in b.hypotheses]
+                assert a.trace.stop_step == b.trace.stop_step
+            earlier += b.trace.stop_step < a.trace.stop_step
+    assert (earlier > 0) == (mode != "none")  # with a penalty the heuristic does stop earlier somewhere
+    with pytest.raises(ValueError, match="stopping"):
+        beam_search(model, src, lengths, stopping="sometimes")
+
+
+def test_sentences_leave_the_batch_without_changing_anything():
+    """Sentences of very different lengths stop at different steps and leave the batch; per-sentence
+    prefixes and constraints at later steps must still reach the right sentence, and every result must
+    equal decoding that sentence alone (tokens, log-probs, attention, the whole trace)."""
+    model = tiny_model(3, scale=1.0)
+    sources = [[4], [5, 4, 5, 4, 5, 4, 5, 1], [5, 5], [1, 4, 4, 5, 5, 1, 4, 4, 5]]
+    no_eos = {"block": [EOS_ID]}
+    prefixes = [None, [4, 4], [5], None]
+    constraints = [None, {**dict.fromkeys(range(2, 6), no_eos), 6: {"force": 4}}, {1: no_eos, 2: no_eos},
+                   {**dict.fromkeys(range(8), no_eos), 8: {"block": [EOS_ID, 4]}}]
+    opts = dict(beam_size=3, nbest=2, length_penalty="norm", record=True, stopping="heuristic")
+    batched = beam_search(model, *batch_of(sources), prefix=prefixes, constraints=constraints, **opts)
+    assert len({r.trace.stop_step for r in batched}) > 1  # they did leave at different steps
+    for i, (source, result) in enumerate(zip(sources, batched)):
+        alone = beam_search(model, *batch_of([source]), prefix=[prefixes[i]], constraints=[constraints[i]], **opts)[0]
+        assert [h.tokens for h in result.hypotheses] == [h.tokens for h in alone.hypotheses]
+        for h1, h2 in zip(result.hypotheses, alone.hypotheses):
+            np.testing.assert_allclose(h1.token_logprobs, h2.token_logprobs, rtol=1e-10)
+            np.testing.assert_allclose(h1.attention, h2.attention, rtol=1e-10, atol=1e-12)
+        f1, f2 = result.trace.to_frame(), alone.trace.to_frame()
+        assert f1[["step", "parent", "token", "finished"]].equals(f2[["step", "parent", "token", "finished"]])
+        np.testing.assert_allclose(f1["logprob"], f2["logprob"], rtol=1e-10)
+        assert (result.trace.stop_step, result.trace.stop_reason) == (alone.trace.stop_step, alone.trace.stop_reason)
+        assert result.trace.rejected is not None and len(result.trace.rejected.token) == len(alone.trace.rejected.token)
 
 
 @pytest.mark.parametrize("mode,alpha", MODES[:3])
@@ -327,7 +379,7 @@ def test_property_trace_invariants_and_early_stop(seed, k, mode, cell, record):
     src, lengths = batch_of(SOURCES)
     opts = dict(beam_size=k, nbest=k, length_penalty=mode, max_len=7, record=record)
     early = beam_search(model, src, lengths, **opts)
-    full = beam_search(model, src, lengths, early_stop=False, **opts)
+    full = beam_search(model, src, lengths, stopping="never", **opts)
     for source, a, b in zip(SOURCES, early, full):
         check_trace(a, model if seed % 3 == 0 else None, source)
         assert [h.tokens for h in a.hypotheses] == [h.tokens for h in b.hypotheses]

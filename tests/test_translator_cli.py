@@ -119,9 +119,11 @@ def test_cli_evaluate_with_decoding_options(checkpoint, tmp_path, monkeypatch, c
     code, out, _ = run_cli(["evaluate", "--checkpoint", str(checkpoint), "--device", "cpu", "--src",
                             str(tmp_path / "src.txt"), "--ref", str(tmp_path / "ref.txt"), "--beam", "3",
                             "--length-penalty", "norm", "--max-ratio", "1.0", "--trace", str(tmp_path / "t.json"),
-                            "--hyp-out", str(tmp_path / "hyp.txt")], "", monkeypatch, capsys)
+                            "--hyp-out", str(tmp_path / "hyp.txt"), "--stopping", "heuristic"], "", monkeypatch,
+                           capsys)
     assert code == 0
     report = json.loads(out)
     assert report["beam"] == 3 and report["sentences"] == 2 and "bleu" in report
-    assert len(json.loads((tmp_path / "t.json").read_text())["inputs"]) == 2
+    traces = json.loads((tmp_path / "t.json").read_text())["inputs"]
+    assert len(traces) == 2 and traces[0]["trace"]["settings"]["stopping"] == "heuristic"
     assert len((tmp_path / "hyp.txt").read_text().splitlines()) == 2
