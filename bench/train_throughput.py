@@ -271,17 +271,18 @@ def worker_decode(args) -> dict:
     device = next(model.parameters()).device
     has_beam = hasattr(search, "beam_search")
     out = {"side": "ours", "sentences": len(sources), "beam_search_available": has_beam}
-    # Our defaults cap outputs at 2 * source + 5 pieces, clamped here to JoeyNMT's max_output_length. The
-    # second beam row caps at max_output_length alone, as JoeyNMT does: our beam search stops a sentence
-    # only when no live hypothesis can still win under the length penalty at the cap (an exact rule), so a
-    # looser cap means more steps; JoeyNMT stops when its best hypothesis has ended (a heuristic).
-    cap, cap_only = {"max_ratio": 2.0, "max_len": MAX_OUTPUT}, {"max_ratio": 1000.0, "max_len": MAX_OUTPUT}
+    # Our defaults cap outputs at 2 * source + 5 pieces, clamped here to JoeyNMT's max_output_length. Two
+    # beam rows: our exact stopping rule (no live hypothesis can still win under the length penalty, even at
+    # the cap) and the heuristic one (none can at its next length), closer to JoeyNMT's (a sentence ends
+    # once all k beam slots hold finished hypotheses).
+    cap = {"max_ratio": 2.0, "max_len": MAX_OUTPUT}
     modes = {"greedy": lambda b: search.greedy_search(model, b.src, b.src_lengths, **cap)}
     if has_beam:
-        def beam(limits):
+        def beam(stopping):
             return lambda b: [r.best.output_ids for r in search.beam_search(
-                model, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA, **limits)]
-        modes = {f"beam{BEAM}": beam(cap), f"beam{BEAM}, cap {MAX_OUTPUT} only": beam(cap_only), **modes}
+                model, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA,
+                stopping=stopping, **cap)]
+        modes = {f"beam{BEAM}": beam("exact"), f"beam{BEAM}, heuristic stop": beam("heuristic"), **modes}
     for name, decode in modes.items():
         decode(make_batch(sources[:4]).to(device))  # warm-up
         hyps = [None] * len(sources)
@@ -470,8 +471,7 @@ def peer_decode(result: dict, work: Path, export: Path, cfg_path: Path, peer_pyt
     """JoeyNMT's ``test`` on the 1,000 test sentences: beam 5 (the config's), then greedy."""
     wrapper = PEER_WRAPPER
     for name, beam in ((f"beam{BEAM}", BEAM), ("greedy", 1)):
-        if beam == 1:
-            cfg_path.write_text(cfg_path.read_text().replace(f"beam_size: {BEAM}", "beam_size: 1"))
+        cfg_path.write_text(re.sub(r"beam_size: \d+", f"beam_size: {beam}", cfg_path.read_text()))
         log_path = work / f"peer_test_{name}.log"
         cmd = [str(peer_python), "-c", wrapper, str(work / f"peer_{name}.json"), "test", str(cfg_path),
                "-o", str(work / f"hyp_{name}")]
@@ -565,6 +565,9 @@ def running(turns: list[tuple[float, float]] | None, start: float, end: float) -
 
 def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[float, float]) -> None:
     print(f"data: {note}")
+    if "threads" not in ours:  # --decode-from: decoding only
+        report_decoding(dec, peer)
+        return
     print(f"load average before/after: {load[0]:.2f} / {load[1]:.2f}; {ours['threads']} thread(s); "
           f"device {ours['device']}; {ours['parameters'] / 1e6:.2f} M parameters, vocabulary {ours['vocab']}")
     print("matmul GFLOP/s on the model's shapes: " + ", ".join(f"{k} {v}" for k, v in ours["matmul_gflops"].items()))
@@ -577,7 +580,17 @@ def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[floa
         a, b = ours.get(key), (peer or {}).get(key)
         ratio = f"{a / b:.2f}" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else ""
         print(f"{label:34s} {a!s:>10s} {b if b is not None else '-':>10} {ratio:>7s}")
-    for mode in (f"beam{BEAM}", f"beam{BEAM}, cap {MAX_OUTPUT} only", "greedy"):
+    report_decoding(dec, peer)
+    print(f"achieved {ours['achieved_gflops']} GFLOP/s = {100 * ours['fraction_of_peak']:.1f}% of the measured "
+          f"matmul peak ({ours['matmul_peak_gflops']} GFLOP/s); {ours['flops_per_step'] / 1e9:.2f} GFLOP per step")
+    print(f"per CPU-second: {ours['achieved_gflops_per_cpu_s']} GFLOP = {100 * ours['fraction_of_peak_cpu']:.1f}% of "
+          f"the matmul peak per CPU-second ({ours['matmul_peak_gflops_per_cpu_s']} GFLOP)")
+    if peer and peer.get("error"):
+        print(f"peer: {peer['error']}\n{peer.get('log_tail', '')}")
+
+
+def report_decoding(dec: dict, peer: dict | None) -> None:
+    for mode in (f"beam{BEAM}", f"beam{BEAM}, heuristic stop", "greedy"):
         if mode not in dec and mode not in (peer or {}):
             continue
         a, b = dec.get(mode, {}), (peer or {}).get(mode.split(",")[0], {})
@@ -590,12 +603,26 @@ def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[floa
         print(f"{'  test BLEU, ' + mode:34s} {a.get('bleu')!s:>10s} {b.get('bleu', '-')!s:>10}")
         print(f"{'  mean output length (pieces)':34s} {a.get('mean_output_len')!s:>10s} "
               f"{b.get('mean_output_len', '-')!s:>10}")
-    print(f"achieved {ours['achieved_gflops']} GFLOP/s = {100 * ours['fraction_of_peak']:.1f}% of the measured "
-          f"matmul peak ({ours['matmul_peak_gflops']} GFLOP/s); {ours['flops_per_step'] / 1e9:.2f} GFLOP per step")
-    print(f"per CPU-second: {ours['achieved_gflops_per_cpu_s']} GFLOP = {100 * ours['fraction_of_peak_cpu']:.1f}% of "
-          f"the matmul peak per CPU-second ({ours['matmul_peak_gflops_per_cpu_s']} GFLOP)")
-    if peer and peer.get("error"):
-        print(f"peer: {peer['error']}\n{peer.get('log_tail', '')}")
+    a, b = dec.get("peak_memory_mib"), (peer or {}).get(f"beam{BEAM}", {}).get("peak_memory_mib")
+    print(f"{'peak memory, decoding (MiB)':34s} {a!s:>10s} {b if b else '-'!s:>10}")
+
+
+def decode_only(args) -> None:
+    """Both toolkits decode the test set with the models a ``--keep`` run left in ``args.decode_from``:
+    trained as long as wanted once, decoded as often as wanted."""
+    work = args.decode_from.resolve()
+    args.work, export = str(work), work / "data"
+    load0 = os.getloadavg()[0]
+    dec = run_worker("decode", args, checkpoint=work / "ours.pt", export=export)
+    peer = None
+    if args.peer:
+        peer = peer_decode({"side": "peer"}, work, export, work / "peer.yaml", PEER_PYTHON,
+                           thread_env(args.threads, os.environ))
+    load = (load0, os.getloadavg()[0])
+    print(f"decoding only, {args.threads} thread(s), models in {work}; load average {load[0]:.2f} / {load[1]:.2f}")
+    report("the kept run's test split", {}, dec, peer, load)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"load_average": load, "decode": dec, "peer": peer}, indent=2))
 
 
 def main() -> None:
@@ -611,6 +638,8 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmt-studio-bench")
     parser.add_argument("--json", help="also write all figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, checkpoints)")
+    parser.add_argument("--decode-from", type=Path, metavar="WORK",
+                        help="decode only, with both models of a --keep run's work directory")
     parser.add_argument("--worker", choices=("train", "decode"), help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--tsv", help=argparse.SUPPRESS)
@@ -620,6 +649,9 @@ def main() -> None:
     if args.worker:
         figures = worker_train(args) if args.worker == "train" else worker_decode(args)
         print(json.dumps(figures))
+        return
+    if args.decode_from:
+        decode_only(args)
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()[0]

@@ -346,8 +346,9 @@ class _StepRecord:
 def _record_step(sel: _Selection, new: _Live, cand: Tensor, logp: Tensor, attn: Tensor | None, record: bool,
                  top_n: int) -> _StepRecord:
     b, k, v = cand.shape
-    rec = _StepRecord(sel.parent, sel.token, new.token_lp[:, -1].view(b, k), sel.scores,
-                      logp.view(b, k, v)[:, :, EOS_ID], cand[:, :, EOS_ID], sel.eos_admit)
+    # clone() the columns: a view would keep this step's whole (B*k, V) tensors alive until the end
+    rec = _StepRecord(sel.parent, sel.token, new.token_lp[:, -1].reshape(b, k).clone(), sel.scores,
+                      logp.view(b, k, v)[:, :, EOS_ID].clone(), cand[:, :, EOS_ID].clone(), sel.eos_admit)
     if not record:
         return rec
     if attn is not None:
