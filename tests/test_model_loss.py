@@ -25,3 +25,34 @@ def test_loss_on_real_positions_equals_the_padded_plain_path(tiny_model):
         else:
             torch.testing.assert_close(a, e)
 
+
+
+def test_summed_cross_entropy_matches_torch_in_value_and_gradient():
+    """The in-place backward of losses.summed_cross_entropy against F.cross_entropy (float64), with
+    ignored rows, label smoothing and a non-unit upstream gradient (the trainer divides by tokens)."""
+    import pytest
+
+    from nmt_core.losses import summed_cross_entropy
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(7, 11, dtype=torch.float64, generator=gen) * 3
+    target = torch.tensor([3, 0, 10, 0, 1, 5, 2])  # 0 = ignored (pad)
+    for smoothing in (0.0, 0.1, 0.5):
+        for ignore in (0, -100):
+            ours_in, ref_in = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+            ours = summed_cross_entropy(ours_in, target, ignore_index=ignore, label_smoothing=smoothing)
+            ref = F.cross_entropy(ref_in, target, ignore_index=ignore, reduction="sum", label_smoothing=smoothing)
+            torch.testing.assert_close(ours, ref)
+            (ours / 3.5).backward()
+            (ref / 3.5).backward()
+            torch.testing.assert_close(ours_in.grad, ref_in.grad)
+            if ignore == 0:
+                assert not ours_in.grad[target == 0].any()  # ignored rows get no gradient
+    again = summed_cross_entropy(logits.clone().requires_grad_(), target)
+    again.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        again.backward()  # its buffer became the gradient: refuse rather than return a wrong one
+    with pytest.raises(ValueError):
+        summed_cross_entropy(logits, target[:3])
+    with pytest.raises(ValueError):
+        summed_cross_entropy(logits, target, label_smoothing=1.0)
