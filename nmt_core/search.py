@@ -432,15 +432,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         if bool(stopped.all()):
             break
         keep = (~stopped).nonzero().view(-1)
-        keep_dev = keep.to(device)
-        rows = (keep_dev.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # their B*k model rows
-        live = _Live(live.scores.index_select(0, keep_dev), live.y.index_select(0, rows),
-                     live.tokens.index_select(0, rows), live.token_lp.index_select(0, rows),
-                     None if live.attention is None else live.attention.index_select(0, rows),
-                     live.state.index_select(rows))
-        fin = _Finished(*(None if x is None else x.index_select(0, keep_dev) for x in _fields(fin)))
-        enc = enc.index_select(rows)
-        active, active_dev, limits_dev = active[keep], active_dev.index_select(0, keep_dev), limits_dev[keep_dev]
+        live, fin, enc = _keep_sentences(live, fin, enc, keep.to(device), k)
+        active, active_dev, limits_dev = active[keep], active_dev[keep.to(device)], limits_dev[keep.to(device)]
     settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
                 "stopping": stopping, "record": record, "top_n_rejected": top_n_rejected if record else 0}
     return _collect(records, pool, done, stop_step, src, src_lengths, limits, settings, tgt_tokenizer)
@@ -448,6 +441,18 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
 
 def _fields(x: Any) -> list[Any]:
     return [getattr(x, name) for name in x.__dataclass_fields__]
+
+
+def _keep_sentences(live: _Live, fin: _Finished, enc: EncoderOutput, keep: Tensor,
+                    k: int) -> tuple[_Live, _Finished, EncoderOutput]:
+    """Drop the sentences that stopped: keep the rows of ``keep`` (positions among the searching
+    sentences) in the live beams, their k model rows each, the pool and the encoder output."""
+    rows = (keep.unsqueeze(1) * k + torch.arange(k, device=keep.device)).view(-1)  # (len(keep) * k,)
+    pick = lambda x: None if x is None else x.index_select(0, rows)  # noqa: E731
+    live = _Live(live.scores.index_select(0, keep), pick(live.y), pick(live.tokens), pick(live.token_lp),
+                 pick(live.attention), live.state.index_select(rows))
+    fin = _Finished(*(None if x is None else x.index_select(0, keep) for x in _fields(fin)))
+    return live, fin, enc.index_select(rows)
 
 
 def _write_rows(pool: _Finished, fin: _Finished, active: Tensor, stopped: Tensor) -> _Finished:
