@@ -127,3 +127,59 @@ def test_whole_sequence_decoder_equals_step_loop(cell, attention):
     if attention != "none":
         torch.testing.assert_close(attn.sum(-1), torch.ones_like(attn.sum(-1)))
         assert float(attn[2, :, 2:].abs().max()) == 0.0  # no weight on padding
+
+
+@pytest.mark.parametrize("kind", ["dot", "general", "additive"])
+def test_attention_equals_the_textbook_formulas(kind):
+    """Attention weights and context against the lecture's formulas written out here (float64): dot
+    e = s.h, general e = s^T W h, additive e = v^T tanh(W1 h + W2 s) (the model computes the last one with
+    a sigmoid, 2 v.sigmoid(2z) = v.tanh(z) + sum(v), which the softmax cannot tell apart)."""
+    from nmt_core.model import Attention
+
+    torch.manual_seed(5)
+    att = Attention(kind, 6, 6).double()
+    query, values = torch.randn(3, 4, 6, dtype=torch.float64), torch.randn(3, 5, 6, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    with torch.no_grad():
+        context, weights = att(query, att.keys(values), values, mask)
+    for b in range(3):
+        for t in range(4):
+            s, n = query[b, t], int(mask[b].sum())
+            with torch.no_grad():
+                energies = _energies(att, kind, s, values[b, :n])
+            expected = torch.softmax(torch.tensor(energies, dtype=torch.float64), dim=0)
+            torch.testing.assert_close(weights[b, t, :n], expected, **TOL[torch.float64])
+            assert float(weights[b, t, n:].abs().sum()) == 0.0
+            torch.testing.assert_close(context[b, t], expected @ values[b, :n], **TOL[torch.float64])
+
+
+def _energies(att, kind: str, s: torch.Tensor, values: torch.Tensor) -> list[float]:
+    """e_i for one query s over the source vectors h_i, term by term."""
+    if kind == "additive":
+        return [float(att.v.weight[0] @ torch.tanh(att.key_proj.weight @ h + att.query_proj.weight @ s))
+                for h in values]
+    if kind == "general":
+        return [float(s @ (att.key_proj.weight @ h)) for h in values]
+    return [float(s @ h) for h in values]
+
+
+def test_additive_attention_gradients_equal_the_tanh_form():
+    """The in-place sigmoid form trains exactly like v^T tanh(W1 h + W2 s): same gradients for the
+    query, the values and all three weight matrices (float64)."""
+    from nmt_core.model import Attention
+
+    torch.manual_seed(6)
+    att = Attention("additive", 6, 6).double()
+    query = torch.randn(2, 3, 6, dtype=torch.float64, requires_grad=True)
+    values = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    probe = torch.randn(2, 3, 6, dtype=torch.float64)
+    inputs = [query, values, *att.parameters()]
+
+    context, _ = att(query, att.keys(values), values, mask)
+    ours = torch.autograd.grad((context * probe).sum(), inputs)
+    z = att.key_proj(values).unsqueeze(1) + att.query_proj(query).unsqueeze(2)  # (B, T, S, H)
+    scores = att.v(torch.tanh(z)).squeeze(-1).masked_fill(~mask.unsqueeze(1), float("-inf"))
+    reference = torch.autograd.grad(((torch.softmax(scores, -1) @ values) * probe).sum(), inputs)
+    for a, b in zip(ours, reference):
+        torch.testing.assert_close(a, b, **TOL[torch.float64])
