@@ -604,7 +604,8 @@ def report_decoding(dec: dict, peer: dict | None) -> None:
         print(f"{'  mean output length (pieces)':34s} {a.get('mean_output_len')!s:>10s} "
               f"{b.get('mean_output_len', '-')!s:>10}")
     a, b = dec.get("peak_memory_mib"), (peer or {}).get(f"beam{BEAM}", {}).get("peak_memory_mib")
-    print(f"{'peak memory, decoding (MiB)':34s} {a!s:>10s} {b if b else '-'!s:>10}")
+    if a or b:
+        print(f"{'peak memory, decoding (MiB)':34s} {a!s:>10s} {b if b else '-'!s:>10}")
 
 
 def decode_only(args) -> None:
