@@ -29,7 +29,7 @@ _EXPORTS = {
     "load_checkpoint": "checkpoint", "CheckpointError": "checkpoint",
     "train": "train", "Trainer": "train",
     "Translator": "translator", "corpus_scores": "translator",
-    "beam_search": "search", "greedy_search": "search",
+    "beam_search": "search", "greedy_search": "search", "sample": "sampling", "score_translation": "scoring",
     "Tokenizer": "tokenizer",
 }
 

@@ -1,4 +1,5 @@
-"""Decoding: greedy, beam search that returns its own trace, sampling, and teacher-forced scoring.
+"""Decoding: greedy and beam search that returns its own trace (sampling and teacher-forced scoring,
+which share this module's step and bans, live in ``sampling.py`` and ``scoring.py``).
 
 Every mode calls the model's one step function, ``Seq2Seq.decode_step`` (never a copy of the decoder).
 Log-probabilities are the model's own: a token that may not be emitted (<pad> and <s> always, plus
@@ -43,14 +44,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .batching import make_batch
 from .beam_trace import (
     LENGTH_PENALTIES,
     BeamResult,
     BeamTrace,
     Hypothesis,
     RejectedContinuations,
-    TokenScores,
 )
 from .beam_trace import length_penalty as penalty
 from .model import DecoderState, EncoderOutput, Intervention, Seq2Seq
@@ -598,99 +597,3 @@ def _build_trace(sent: dict[str, np.ndarray], settings: dict[str, Any], limit: i
         finished=nodes(False, steps == limit, True), hypotheses=(), stop_step=0, stop_reason="",
         pieces=pieces(token), attention=attention, rejected=rejected)
     return trace, ids.reshape(-1)
-
-
-# --------------------------------------------------------------------------------------- sampling
-def _draw(logp: Tensor, temperature: float, top_k: int, generator: torch.Generator) -> Tensor:
-    """One token per row from softmax(logp / temperature), restricted to the top_k tokens if top_k > 0."""
-    scores = logp / temperature
-    if top_k > 0:
-        kth = scores.topk(min(top_k, scores.shape[-1]), dim=-1).values[:, -1:]
-        scores = scores.masked_fill(scores < kth, NEG_INF)
-    probs = torch.softmax(scores, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
-
-
-@torch.inference_mode()
-def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temperature: float = 1.0,
-           top_k: int = 0, seed: int | None = None, max_ratio: float = 2.0, max_len: int | None = None,
-           prefix: Prefix = None, constraints: Constraints = None, intervention: Intervention | None = None,
-           tgt_tokenizer: Any = None) -> list[list[Hypothesis]]:
-    """Ancestral sampling, ``n`` samples per sentence (batched), for comparison with search. Tokens are
-    drawn from the tempered, top-k-filtered distribution; ``token_logprobs`` and ``score`` are the
-    untempered model's log-probs (score = logprob, no length penalty)."""
-    if temperature <= 0 or n < 1 or top_k < 0:
-        raise ValueError("need temperature > 0, n >= 1 and top_k >= 0")
-    b, device = src.shape[0], src.device
-    generator = torch.Generator(device=device)
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    prefixes = normalise_prefix(prefix, b)
-    bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
-    limits = output_limits(src_lengths, max_ratio, max_len, [len(p) + 1 for p in prefixes]).repeat_interleave(n)
-    enc = model.encode(src, src_lengths).index_select(torch.arange(b, device=device).repeat_interleave(n))
-    state = model.init_state(enc)
-    y = torch.full((b * n,), BOS_ID, dtype=torch.long, device=device)
-    finished = torch.zeros(b * n, dtype=torch.bool, device=device)
-    limits_dev = limits.to(device)
-    tokens, token_lp, attention = [], [], []
-    for t in range(int(limits.max())):
-        logp, state, attn = _expand(model, y, state, enc, bans, bans.at(t, n), intervention)
-        y = torch.where(finished, EOS_ID, _draw(logp, temperature, top_k, generator))
-        tokens.append(y)
-        token_lp.append(logp.gather(1, y.unsqueeze(1)).squeeze(1))
-        attention.append(attn)
-        finished |= (y == EOS_ID) | (t + 1 >= limits_dev)
-        if bool(finished.all()):
-            break
-    toks, lps = torch.stack(tokens, 1).cpu().numpy(), torch.stack(token_lp, 1).cpu().numpy()
-    att = None if attention[0] is None else torch.stack(attention, 1).cpu().numpy()
-    pieces, out = _Pieces(tgt_tokenizer), []
-    for row in range(b * n):
-        seq = toks[row, : int(limits[row])].tolist()
-        length = seq.index(EOS_ID) + 1 if EOS_ID in seq else len(seq)
-        logprob = float(lps[row, :length].sum())
-        s_len = int(src_lengths[row // n])
-        hyp = Hypothesis(tuple(seq[:length]), lps[row, :length], logprob, logprob,
-                         None if att is None else att[row, :length, :s_len], -1, pieces(seq[:length]))
-        if row % n == 0:
-            out.append([])
-        out[-1].append(hyp)
-    return out
-
-
-# --------------------------------------------------------------------------------------- scoring
-@torch.inference_mode()
-def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[int], *,
-                      length_penalty: str = "none", alpha: float = 0.6, intervention: Intervention | None = None,
-                      tgt_tokenizer: Any = None) -> TokenScores:
-    """Teacher-forced log-prob of a given translation, token by token (the same step function and the
-    same bans as the search, so the numbers compare with a search's). ``src_ids``/``tgt_ids`` are piece
-    ids as a tokenizer gives them; </s> is appended to both (and scored on the target)."""
-    device = next(model.parameters()).device
-    src_ids = list(src_ids)[:-1] if list(src_ids)[-1:] == [EOS_ID] else list(src_ids)
-    tgt = [int(t) for t in tgt_ids if t != EOS_ID] + [EOS_ID]
-    batch = make_batch([src_ids]).to(device)
-    enc = model.encode(batch.src, batch.src_lengths)
-    state = model.init_state(enc)
-    bans = TokenBans(model.cfg.tgt_vocab_size, 1, [[]], None, device)
-    lps, attns = [], []
-    for y_prev in [BOS_ID] + tgt[:-1]:
-        logp, state, attn = _expand(model, torch.tensor([y_prev], device=device), state, enc, bans, None,
-                                     intervention)
-        lps.append(logp[0])
-        attns.append(attn)
-    logp = torch.stack(lps)  # (T, V)
-    gold = torch.tensor(tgt, device=device)
-    token_lp = logp.gather(1, gold.unsqueeze(1)).squeeze(1)  # (T,)
-    ranks = (logp > token_lp.unsqueeze(1)).sum(dim=1) + 1
-    top_lp, top = logp.max(dim=1)
-    total = float(token_lp.sum())
-    pieces = _Pieces(tgt_tokenizer)
-    attention = None if attns[0] is None else torch.cat(attns).cpu().numpy()
-    score = total / float(penalty(len(tgt), length_penalty, alpha))
-    return TokenScores(tuple(tgt), token_lp.cpu().numpy(), total, score,
-                       ranks.cpu().numpy(), tuple(top.tolist()), top_lp.cpu().numpy(), attention,
-                       pieces(tgt), pieces(top.tolist()))

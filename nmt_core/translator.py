@@ -17,7 +17,9 @@ from .batching import make_batch, sorted_batches
 from .beam_trace import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import pick_device
-from .search import beam_search, greedy_search, sample, score_translation
+from .sampling import sample
+from .scoring import score_translation
+from .search import beam_search, greedy_search
 from .text import normalize
 from .tokenizer import EOS_ID
 

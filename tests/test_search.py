@@ -19,7 +19,9 @@ from nmt_core.batching import make_batch
 from nmt_core.beam_trace import BeamTrace, diagnose, length_penalty
 from nmt_core.config import ModelConfig
 from nmt_core.model import Intervention, Seq2Seq
-from nmt_core.search import beam_search, greedy_search, sample, score_translation
+from nmt_core.sampling import sample
+from nmt_core.scoring import score_translation
+from nmt_core.search import beam_search, greedy_search
 from nmt_core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 MODES = [("none", 0.0), ("norm", 0.0), ("gnmt", 0.6), ("gnmt", 1.5)]
