@@ -134,7 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     print(json.dumps({**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam": args.beam,
-                      "length_penalty": args.length_penalty}))
+                      "length_penalty": args.length_penalty, "stopping": args.stopping}))
     return 0
 
 

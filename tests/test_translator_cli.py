@@ -123,7 +123,7 @@ def test_cli_evaluate_with_decoding_options(checkpoint, tmp_path, monkeypatch, c
                            capsys)
     assert code == 0
     report = json.loads(out)
-    assert report["beam"] == 3 and report["sentences"] == 2 and "bleu" in report
+    assert report["beam"] == 3 and report["sentences"] == 2 and "bleu" in report and report["stopping"] == "heuristic"
     traces = json.loads((tmp_path / "t.json").read_text())["inputs"]
     assert len(traces) == 2 and traces[0]["trace"]["settings"]["stopping"] == "heuristic"
     assert len((tmp_path / "hyp.txt").read_text().splitlines()) == 2
