@@ -26,6 +26,7 @@ from nmt_core.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 MODES = [("none", 0.0), ("norm", 0.0), ("gnmt", 0.6), ("gnmt", 1.5)]
 SOURCES = [[4, 5, 1], [5], [4, 4, 5, 5, 1], [1, 4]]
+MORE_SOURCES = SOURCES + [[5, 5, 5], [1, 1, 4, 5], [4], [5, 1, 5, 4, 1, 4]]  # for the stopping rules
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -112,8 +113,7 @@ def test_wide_beam_is_exhaustive_search(mode, alpha, vocab, max_len):
 def test_stopping_rule_never_changes_the_nbest(mode, alpha):
     """Stopping early (the bound) gives exactly what running every sentence to its cap gives. (Seed 1
     catches the tempting wrong bound L / lp(current length) for norm and gnmt.)"""
-    sources = SOURCES + [[5, 5, 5], [1, 1, 4, 5], [4], [5, 1, 5, 4, 1, 4]]
-    src, lengths = batch_of(sources)
+    src, lengths = batch_of(MORE_SOURCES)
     opts = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, max_len=10)
     stopped = 0
     for seed in range(4):
@@ -132,8 +132,7 @@ def test_heuristic_stopping_is_never_better_and_same_without_penalty(mode, alpha
     """The heuristic rule sees the same beams as the exact one but may stop earlier, so its pool is a
     subset of the exact pool at a later step: its best score can only be lower or equal, and it stops no
     later. Without a length penalty (lp = 1) the two bounds are the same number."""
-    sources = SOURCES + [[5, 5, 5], [1, 1, 4, 5], [4], [5, 1, 5, 4, 1, 4]]
-    src, lengths = batch_of(sources)
+    src, lengths = batch_of(MORE_SOURCES)
     opts = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, max_len=12)
     earlier = 0
     for seed in range(4):
