@@ -431,8 +431,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         if bool(stopped.all()):
             break
         keep = (~stopped).nonzero().view(-1)
-        live, fin, enc = _keep_sentences(live, fin, enc, keep.to(device), k)
-        active, active_dev, limits_dev = active[keep], active_dev[keep.to(device)], limits_dev[keep.to(device)]
+        keep_dev = keep.to(device)
+        live, fin, enc = _keep_sentences(live, fin, enc, keep_dev, k)
+        active, active_dev, limits_dev = active[keep], active_dev[keep_dev], limits_dev[keep_dev]
     settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
                 "stopping": stopping, "record": record, "top_n_rejected": top_n_rejected if record else 0}
     return _collect(records, pool, done, stop_step, src, src_lengths, limits, settings, tgt_tokenizer)
@@ -520,14 +521,14 @@ def _stack_records(records: list[tuple[Tensor, _StepRecord]], batch: int) -> dic
     return stacked
 
 
-def _collect(records: list[tuple[Tensor, _StepRecord]], fin: _Finished, done: list[int], stops: list[int],
+def _collect(records: list[tuple[Tensor, _StepRecord]], fin: _Finished, codes: list[int], stops: list[int],
              src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
              tgt_tokenizer: Any) -> list[BeamResult]:
     """Move everything to the host once and build per-sentence hypotheses and traces."""
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
     stacked = _stack_records(records, src.shape[0])  # (B, T, ...)
     pool = {name: host(getattr(fin, name)) for name in fin.__dataclass_fields__}
-    codes, src_np = done, src.cpu().numpy()
+    src_np = src.cpu().numpy()
     pieces = _Pieces(tgt_tokenizer)
     results = []
     for b in range(src.shape[0]):
