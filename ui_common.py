@@ -720,15 +720,12 @@ def _run_charts(metrics: pd.DataFrame, name: str) -> None:
 def corpus_splits(data: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
     """The train/dev/test pairs exactly as training splits them for this data config (generation or
     reading, cleaning, seeded split), as DataFrames, plus the cleaning report."""
-    from nmt_core import corpus
-    from nmt_core.config import DataConfig, ExperimentConfig
-    from nmt_core.train import load_pairs
+    from nmt_core.config import DataConfig
+    from nmt_core.data import make_splits
 
-    cfg = ExperimentConfig(data=DataConfig(**data))
-    cleaned, report = corpus.clean(load_pairs(cfg), min_len=cfg.data.min_len, max_len=cfg.data.max_len)
-    splits = corpus.split(cleaned, dev_size=cfg.data.dev_size, test_size=cfg.data.test_size, seed=cfg.data.seed)
+    splits, report = make_splits(DataConfig(**data))
     frames = {name: getattr(splits, name).to_frame() for name in ("train", "dev", "test")}
-    return frames, report.to_dict()
+    return frames, report
 
 
 def model_data(ref: ModelRef) -> dict[str, Any]:

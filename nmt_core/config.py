@@ -18,6 +18,7 @@ CELLS = ("rnn", "gru", "lstm")
 ATTENTIONS = ("none", "dot", "general", "additive")
 TOKENIZER_TYPES = ("unigram", "bpe", "char", "word")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
+HELD_OUT = ("pairs", "sentences")
 
 
 class ConfigError(ValueError):
@@ -33,8 +34,11 @@ class DataConfig:
     seed: int = 1  # generation and split seed
     min_len: int = 1  # length filter, in whitespace tokens, both sides
     max_len: int = 50
-    dev_size: int = 500
+    dev_size: int = 500  # pairs carved off for validation (ignored when dev_corpus is given)
     test_size: int = 1000
+    held_out: str = "pairs"  # pairs | sentences: no dev/test sentence (lower-cased) occurs in train
+    dev_corpus: dict[str, Any] | None = None  # the user's own dev files, same spec format as `corpus`
+    test_corpus: dict[str, Any] | None = None
 
 
 @dataclass
@@ -58,6 +62,7 @@ class ModelConfig:
     dropout: float = 0.2
     residual: bool = False  # add each stacked layer's input to its output (layers >= 2)
     forget_bias: float = 1.0  # LSTM forget-gate bias at init (Jozefowicz et al. 2015)
+    tie_embeddings: bool = False  # output layer shares the target embedding matrix (needs embedding = hidden)
     src_vocab_size: int = 0  # filled in from the tokenizer
     tgt_vocab_size: int = 0
     pad_id: int = 0
@@ -65,9 +70,11 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    batch_size: int = 64  # sentences per batch
+    batch_size: int = 64  # sentences per batch (with batch_tokens: the average, which sizes the length pools)
+    batch_tokens: int | None = None  # token-based batches: at most this many padded target positions each
     lr: float = 1e-3  # Adam
     lr_schedule: str = "constant"  # constant | cosine | plateau (halve on a dev-BLEU plateau)
+    # cosine decays over max_steps, or over time_budget_s when that comes first: a timed run ends decayed
     warmup_steps: int = 0
     max_steps: int = 3000
     max_epochs: int = 1000
@@ -131,11 +138,15 @@ def validate(cfg: ExperimentConfig) -> None:
         (m.encoder_layers >= 1 and m.decoder_layers >= 1, "model needs at least one encoder and decoder layer"),
         (0.0 <= m.dropout < 1.0, f"model.dropout must be in [0, 1), got {m.dropout}"),
         (t.batch_size >= 1, "train.batch_size must be >= 1"),
+        (t.batch_tokens is None or t.batch_tokens >= 1, "train.batch_tokens must be >= 1 (or null)"),
+        (not m.tie_embeddings or m.embedding_size == m.hidden_size,
+         "model.tie_embeddings needs model.embedding_size == model.hidden_size (the output layer's input)"),
         (t.lr > 0, "train.lr must be positive"),
         (0.0 <= t.label_smoothing < 1.0, "train.label_smoothing must be in [0, 1)"),
         (t.eval_every >= 1 and t.log_every >= 1, "train.eval_every and train.log_every must be >= 1"),
         (d.task is not None or d.corpus is not None, "data needs either a built-in 'task' or a 'corpus'"),
         (d.max_len >= d.min_len >= 1, "data.max_len must be >= data.min_len >= 1"),
+        (d.held_out in HELD_OUT, f"data.held_out must be one of {HELD_OUT}, got {d.held_out!r}"),
     ]
     for ok, message in checks:
         if not ok:

@@ -261,6 +261,8 @@ class Seq2Seq(nn.Module):
         # Attentional vector h~_t = tanh(W_c [a_t; s_t]) (Luong et al. 2015); without attention, tanh(W_c s_t).
         self.combine = nn.Linear(h + (enc_out if self.attention else 0), h)
         self.out = nn.Linear(h, cfg.tgt_vocab_size)
+        if cfg.tie_embeddings:  # Press & Wolf 2017: one matrix for "which word came in" and "which goes out"
+            self.out.weight = self.tgt_embed.weight
         self.dropout = nn.Dropout(cfg.dropout)
         self._init_forget_bias(cfg.forget_bias)
 

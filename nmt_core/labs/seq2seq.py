@@ -18,8 +18,9 @@ import sacrebleu
 from .. import corpus
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..config import ExperimentConfig, apply_overrides
+from ..data import make_splits
 from ..runs import RunDir
-from ..train import TrainResult, load_pairs, train
+from ..train import TrainResult, train
 from ..translator import Translator
 from .common import Progress, Stopwatch, say
 
@@ -108,9 +109,7 @@ def train_variant(cfg: ExperimentConfig, work_dir: Path, progress: Progress) -> 
 
 def splits(cfg: ExperimentConfig) -> corpus.Splits:
     """The train/dev/test pairs exactly as training split them (same generation, cleaning and seed)."""
-    d = cfg.data
-    cleaned, _ = corpus.clean(load_pairs(cfg), min_len=d.min_len, max_len=d.max_len)
-    return corpus.split(cleaned, dev_size=d.dev_size, test_size=d.test_size, seed=d.seed)
+    return make_splits(cfg.data)[0]
 
 
 def test_split(cfg: ExperimentConfig) -> corpus.ParallelCorpus:
