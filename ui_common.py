@@ -74,10 +74,15 @@ def model_key(path: Path) -> str:
     return f"{path.parent.name} (your run)" if path.name == "best.pt" else f"{path.stem} (shipped)"
 
 
+#: The model the studio opens on: the real English→German model (the toy grammar stays in the picker for
+#: the exact-alignment demos). Falls back to the first shipped model when the file is missing.
+DEFAULT_MODEL = "tatoeba-en-de"
+
+
 def available_models() -> dict[str, ModelRef]:
-    """Shipped checkpoints first (the default toy-en-es.pt leading), then best.pt of every run."""
+    """Shipped checkpoints first (the default model leading), then best.pt of every run."""
     found: dict[str, ModelRef] = {}
-    shipped = sorted(checkpoints_dir().glob("*.pt"), key=lambda p: (p.stem != "toy-en-es", p.name))
+    shipped = sorted(checkpoints_dir().glob("*.pt"), key=lambda p: (p.stem != DEFAULT_MODEL, p.name))
     for path in shipped:
         key = model_key(path)
         found[key] = ModelRef(key, str(path), path.stat().st_mtime, key)
@@ -272,39 +277,68 @@ def _use_example() -> None:
         st.session_state["s"] = choice
 
 
+def examples(ref: ModelRef) -> list[str]:
+    """Example sentences for this model: its built-in task's, or those stored in the checkpoint (shipped
+    real-language models carry a few; a run trained in the studio stores its first dev sentences)."""
+    info = task_info(ref)
+    if info:
+        return list(info.examples)
+    stored = checkpoint(ref).metrics.get("examples") or (checkpoint(ref).metrics.get("data") or {}).get("examples")
+    return [str(s) for s in stored][:8] if isinstance(stored, list) else []
+
+
 def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | None:
     """The source sentence (URL key ``s``), with example chips. Returns the normalised sentence, cut to
-    the inspection limit with a notice, or None (with a hint) when it is empty."""
-    info = task_info(ref)
-    examples = list(info.examples) if info else []
-    default = examples[0] if examples else ""
+    the inspection limit, or None (with a hint) when it is empty; every change on the way is shown
+    (``source_notices``)."""
+    chips = examples(ref)
+    default = chips[0] if chips else ""
     if locked():
         text = _keep("s", query_value("s", default))
         st.text(f"Sentence: {text}")
     else:
-        if examples:
-            st.pills("Examples", examples, key="example", on_change=_use_example,
-                     help="Sentences from the task the model was trained on.")
+        if st.session_state.get("example") not in chips:
+            st.session_state.pop("example", None)  # a chip of the previous model
+        if chips:
+            st.pills("Examples", chips, key="example", on_change=_use_example,
+                     help="Sentences from the data the model was trained or tested on.")
         text = control(st.text_area, label, "s", default, height=68, max_chars=2000)
     return clean_sentence(ref, text)
 
 
 def clean_sentence(ref: ModelRef, text: str | None) -> str | None:
+    """The sentence as every view will use it, after ``nmt_core.notices.check_source`` (the decision the
+    CLI and the Python API make too), with its notices shown above the results."""
     from nmt_core.inspection._run import MAX_PIECES
-    from nmt_core.text import normalize
+    from nmt_core.notices import check_source
     from nmt_core.translator import MAX_INPUT_PIECES
 
-    text = normalize(text or "")
-    if not text:
+    if not (text or "").strip():
         st.info("Type a sentence (or pick an example) to see what the model does with it.")
         return None
-    limit = min(MAX_PIECES, MAX_INPUT_PIECES)
     tok = checkpoint(ref).tokenizers.src
-    ids = tok.encode(text)
-    if len(ids) > limit:
-        text = tok.decode(ids[:limit])
-        st.warning(f"The sentence has {len(ids)} pieces; only the first {limit} are used.")
-    return text
+    checked = check_source(text, tok, max_pieces=min(MAX_PIECES, MAX_INPUT_PIECES),
+                           max_words=translator(ref).training_max_words)
+    if not checked.text:
+        st.info("Nothing is left of this sentence after removing invisible characters: type some words.")
+        source_notices(checked)
+        return None
+    source_notices(checked)
+    return tok.decode(checked.ids) if checked.truncated else checked.text
+
+
+def source_notices(checked: Any) -> None:
+    """Each notice in one line, then the sentence as the model reads it with the affected pieces marked."""
+    if not checked.notices:
+        return
+    marked = {p for n in checked.notices for p in n.positions}
+    with st.container(border=True, key="source-notices"):
+        for notice in checked.notices:
+            st.warning(escape_md(notice.message), icon=":material/info:")
+        if marked:
+            shown = " ".join(f":orange-background[**{escape_md(p)}**]" if i in marked else escape_md(p)
+                             for i, p in enumerate(checked.pieces))
+            st.markdown(f"The model reads: {shown}")
 
 
 def show_text(label: str, text: str) -> None:

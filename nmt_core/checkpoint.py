@@ -154,7 +154,11 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
                               f"{cfg.model.src_vocab_size}/{cfg.model.tgt_vocab_size})")
     model = Seq2Seq(cfg.model)
     try:
-        model.load_state_dict(payload["model_state"])
+        state = expand_state(payload, where)
+    except (KeyError, TypeError, AttributeError, RuntimeError) as err:
+        raise CheckpointError(f"{where}: damaged weights: {str(err).splitlines()[0][:200]}") from None
+    try:
+        model.load_state_dict(state)
     except (RuntimeError, KeyError) as err:
         raise CheckpointError(f"{where}: weights do not fit the model config: "
                               f"{str(err).splitlines()[0][:200]}") from None
@@ -164,7 +168,78 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
             rnn.flatten_parameters()
     return Checkpoint(path, cfg, model, TokenizerPair(src_tok, tgt_tok), int(payload.get("step", 0)),
                       dict(payload.get("metrics") or {}), list(payload.get("history") or []),
-                      {"training_state": payload.get("training_state")})
+                      {"training_state": payload.get("training_state"),
+                       "evaluations": list(payload.get("evaluations") or []),
+                       "weights": payload.get("weights", "float32")})
+
+
+# --------------------------------------------------------------------------------------- compact weights
+WEIGHT_ENCODINGS = ("float32", "float16", "int8")
+
+
+def compact_payload(payload: dict[str, Any], weights: str = "int8") -> dict[str, Any]:
+    """A shareable copy of ``payload``: no training state, and matrices stored in ``weights`` precision.
+
+    Why: a shipped model must fit in a few megabytes (the repository carries five). ``int8`` stores every
+    matrix as int8 with one float32 scale per row (symmetric, scale = max |w| / 127), a quarter of the
+    float32 size; vectors (biases) stay float32. A tied output layer is stored once. Loading turns the
+    weights back into float32 (``expand_state``), so nothing else changes; what it costs in BLEU is
+    measured per shipped model (docs/models.md)."""
+    if weights not in WEIGHT_ENCODINGS:
+        raise ValueError(f"weights must be one of {WEIGHT_ENCODINGS}, got {weights!r}")
+    state = dict(payload["model_state"])
+    if payload["config"]["model"].get("tie_embeddings"):
+        state.pop("out.weight", None)  # the same matrix as tgt_embed.weight
+    stored, scales = {}, {}
+    for name, tensor in state.items():
+        if weights == "float32" or not tensor.is_floating_point() or tensor.dim() < 2:
+            stored[name] = tensor.float() if tensor.is_floating_point() else tensor
+        elif weights == "float16":
+            stored[name] = tensor.half()
+        else:
+            rows = tensor.float().reshape(tensor.shape[0], -1)
+            scale = rows.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+            stored[name] = torch.round(rows / scale[:, None]).to(torch.int8).reshape(tensor.shape)
+            scales[name] = scale
+    return {**payload, "model_state": stored, "weights": weights, "weight_scales": scales,
+            "training_state": None}
+
+
+def expand_state(payload: dict[str, Any], where: str) -> dict[str, torch.Tensor]:
+    """The float32 state dict of a payload stored by ``compact_payload`` (or a plain one, unchanged)."""
+    weights = payload.get("weights", "float32")
+    if weights not in WEIGHT_ENCODINGS:
+        raise CheckpointError(f"{where}: unknown weight encoding {weights!r} (expected one of {WEIGHT_ENCODINGS})")
+    state, scales = dict(payload["model_state"]), payload.get("weight_scales") or {}
+    for name, tensor in state.items():
+        if tensor.dtype == torch.int8:
+            scale = scales.get(name)
+            if scale is None or scale.shape != (tensor.shape[0],):
+                raise CheckpointError(f"{where}: int8 weights {name!r} have no matching row scales")
+            state[name] = (tensor.float().reshape(tensor.shape[0], -1) * scale.float()[:, None]).reshape(tensor.shape)
+        elif tensor.is_floating_point():
+            state[name] = tensor.float()
+    if payload["config"]["model"].get("tie_embeddings") and "out.weight" not in state and "tgt_embed.weight" in state:
+        state["out.weight"] = state["tgt_embed.weight"]
+    return state
+
+
+def record_evaluation(path: str | Path, result: dict[str, Any], sources: list[str], references: list[str]) -> None:
+    """Add a test score to the checkpoint's model card (``payload["evaluations"]``), with what it was
+    measured on: file names, sentence count and a fingerprint of the exact text (sha256 of sources and
+    references), so "BLEU 35" always comes with "on which sentences". A record with the same data and
+    decoding settings is replaced."""
+    import hashlib
+    import time
+
+    payload = read_payload(path)
+    digest = hashlib.sha256("\n".join(sources + ["\t"] + references).encode("utf-8", "surrogatepass")).hexdigest()
+    record = {**{k: v for k, v in result.items() if v is not None}, "sentences": len(sources),
+              "data_sha256": digest[:16], "date": time.strftime("%Y-%m-%d")}
+    same = ("data_sha256", "beam", "length_penalty", "alpha", "stopping")
+    kept = [r for r in payload.get("evaluations") or [] if any(r.get(k) != record.get(k) for k in same)]
+    payload["evaluations"] = [*kept, record]
+    save_checkpoint(payload, path)
 
 
 def payload_bytes(payload: dict[str, Any]) -> bytes:

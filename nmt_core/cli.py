@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 from .checkpoint import CheckpointError
@@ -35,6 +36,39 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_split(args: argparse.Namespace) -> int:
+    """Write a config's train/dev/test pairs exactly as training makes them (the files ``evaluate`` reads)."""
+    from .data import write_splits
+
+    cfg = load_config(args.config, args.set)
+    splits, report, _ = write_splits(cfg.data, args.out)
+    print(json.dumps({"out": str(args.out), **splits.sizes(), "held_out": report["held_out"],
+                      "sources": report["sources"]}))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A shareable copy of a checkpoint: no optimizer state, weights in float32, float16 or int8."""
+    from .checkpoint import compact_payload, read_payload, save_checkpoint
+
+    payload = compact_payload(read_payload(args.source), args.weights)
+    save_checkpoint(payload, args.target)
+    size = Path(args.target).stat().st_size
+    print(json.dumps({"target": str(args.target), "weights": args.weights, "bytes": size}))
+    return 0
+
+
+def data_overrides(args: argparse.Namespace) -> list[str]:
+    """``--dev SRC TGT`` / ``--test SRC TGT`` as config overrides (user files instead of carved splits)."""
+    out = []
+    for part in ("dev", "test"):
+        files = getattr(args, part, None)
+        if files:
+            spec = {"format": "parallel", "src_path": files[0], "tgt_path": files[1]}
+            out.append(f"data.{part}_corpus={json.dumps(spec)}")
+    return out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .distributed import cleanup, launched_by_torchrun
     from .runs import RunDir, run_path
@@ -42,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir) if args.run_dir else None
     try:
-        cfg = load_config(args.config, args.set)
+        cfg = load_config(args.config, args.set + data_overrides(args))
         run_dir = run_dir or run_path("runs", cfg.name)  # a config's name cannot escape runs/
         if os.environ.get("RANK", "0") == "0":  # [distributed] only rank 0 writes into the run folder
             RunDir(run_dir).remove_temp_files()  # half-written checkpoints of a killed predecessor
@@ -95,11 +129,34 @@ def _write_traces(path: str, checkpoint: str, sources: list[str], results: list)
     Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
 
 
+def read_input_lines() -> list[str]:
+    """stdin as lines. Bytes that are not UTF-8 become lone surrogates here (``surrogateescape``) and
+    U+FFFD in the translator, which says so in a notice: one bad byte must not abort a whole file.
+    Only "\n" ends a line (a CR inside a line is whitespace, as in the corpus readers)."""
+    data = sys.stdin.buffer.read()
+    text = data.decode("utf-8", errors="surrogateescape")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def report_notices(translator, lines: list[str]) -> None:
+    """One stderr line per input line that the model does not read as it was written (notices.py)."""
+    from .notices import one_line
+
+    for n, line in enumerate(lines, start=1):
+        notices = translator.prepare(line).notices
+        if notices:
+            print(f"notice: line {n}: {one_line(notices)}", file=sys.stderr)
+
+
 def cmd_translate(args: argparse.Namespace) -> int:
     from .translator import Translator
 
     translator = Translator.from_path(args.checkpoint, args.device)
-    lines = [line.rstrip("\n") for line in sys.stdin]
+    lines = read_input_lines()
+    report_notices(translator, lines)
     if args.nbest < 1 or args.nbest > args.beam:
         raise ValueError(f"--nbest must be between 1 and --beam ({args.beam}), got {args.nbest}")
     if args.nbest == 1 and not args.trace:
@@ -125,6 +182,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     pairs = read_parallel(args.src, args.ref)
     translator = Translator.from_path(args.checkpoint, args.device)
+    affected = Counter(n.kind for s in pairs.src for n in translator.prepare(s).notices)
+    if affected:
+        print(f"notice: {args.src}: " + ", ".join(f"{k}: {v} line(s)" for k, v in sorted(affected.items()))
+              + " (see `translate` for each line)", file=sys.stderr)
     if args.trace:
         results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, **_decoding(args))
         hyps = [r.best.text if r.hypotheses else "" for r in results]
@@ -133,8 +194,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    print(json.dumps({**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam": args.beam,
-                      "length_penalty": args.length_penalty, "stopping": args.stopping}))
+    result = {**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam": args.beam,
+              "length_penalty": args.length_penalty, "alpha": args.alpha, "stopping": args.stopping,
+              "src": str(args.src), "ref": str(args.ref)}
+    if args.record:
+        from .checkpoint import record_evaluation
+
+        record_evaluation(args.checkpoint, {**result, "checkpoint": None, "notices": dict(affected)},
+                          pairs.src, pairs.tgt)
+    print(json.dumps(result))
     return 0
 
 
@@ -208,7 +276,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run directory (default runs/<name>)")
     p.add_argument("--resume", action="store_true", help="continue from <run-dir>/last.pt")
     p.add_argument("--device", help="cpu | cuda | mps | cuda:N (default: the config's, auto)")
+    p.add_argument("--dev", nargs=2, metavar=("SRC", "TGT"), help="your own dev files (instead of carving a dev "
+                   "split from the corpus)")
+    p.add_argument("--test", nargs=2, metavar=("SRC", "TGT"), help="your own test files (kept out of training)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("split", help="write a config's train/dev/test files exactly as training splits them")
+    p.add_argument("config")
+    p.add_argument("--out", required=True, help="output directory for {train,dev,test}.{src,tgt}")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("export", help="a shareable checkpoint: no training state, weights float32/float16/int8")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.add_argument("--weights", choices=("float32", "float16", "int8"), default="int8",
+                   help="int8: a quarter of the float32 size, one scale per matrix row (default)")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("translate", help="translate lines from stdin to stdout")
     p.add_argument("--checkpoint", required=True)
@@ -224,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--src", required=True)
     p.add_argument("--ref", required=True)
     p.add_argument("--hyp-out", help="also write the translations here")
+    p.add_argument("--record", action="store_true",
+                   help="store the scores, the data they were measured on and the settings in the checkpoint's "
+                        "model card")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=64)
     _add_decoding_options(p)

@@ -59,6 +59,8 @@ def make_splits(d: DataConfig) -> tuple[corpus.Splits, dict[str, Any]]:
     carved_how = f"carved from the corpus (seed {d.seed}, held out by {d.held_out})"
     report = {
         **clean_report.to_dict(), **splits.sizes(), "held_out": d.held_out,
+        "src_words_max": max(s.count(" ") + 1 for s in splits.train.src),  # what "longer than training" means
+        "examples": sorted(splits.dev.src[:50], key=len)[-6:],  # the studio's example chips for this model
         "removed_for_overlap": removed,
         "sources": {"train": source, "dev": describe(d.dev_corpus) or carved_how,
                     "test": describe(d.test_corpus) or carved_how},

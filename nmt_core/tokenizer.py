@@ -82,6 +82,12 @@ class Tokenizer:
         """The pieces a sentence is split into, as the model sees them ("▁" marks a word start)."""
         return self._sp.EncodeAsPieces(_clean(text))
 
+    def pieces_with_surface(self, text: str) -> list[tuple[int, str]]:
+        """(id, surface text) per piece: an ``<unk>`` piece keeps the text it replaced, so a notice can
+        name the words the model could not read."""
+        proto = self._sp.Encode(_clean(text), out_type="proto")
+        return [(p.id, p.surface) for p in proto.pieces]
+
     def id_to_piece(self, i: int) -> str:
         return SPECIAL_PIECES.get(int(i)) or self._sp.IdToPiece(int(i))
 

@@ -7,7 +7,7 @@ get back the search's own result objects (``nmt_core.beam_trace``) with texts an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import sacrebleu
@@ -17,6 +17,7 @@ from .batching import make_batch, sorted_batches
 from .beam_trace import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import pick_device
+from .notices import CheckedSource, check_source
 from .sampling import sample
 from .scoring import score_translation
 from .search import beam_search, greedy_search
@@ -28,13 +29,6 @@ MAX_INPUT_PIECES = 200
 #: A translation to score or a forced prefix longer than this is refused: teacher forcing and forced decoding
 #: take one decoder step per piece, so without a cap a pasted novel would hold the server for minutes.
 MAX_TARGET_PIECES = 1000
-
-
-@dataclass(frozen=True)
-class PreparedSource:
-    text: str  # the normalised sentence
-    ids: list[int]  # piece ids, truncated to MAX_INPUT_PIECES
-    truncated: bool
 
 
 class Translator:
@@ -49,10 +43,19 @@ class Translator:
         dev = pick_device(device)
         return cls(load_checkpoint(path, dev), dev)
 
-    def prepare(self, sentence: str) -> PreparedSource:
-        text = normalize(sentence)
-        ids = self.tokenizers.src.encode(text)
-        return PreparedSource(text, ids[:MAX_INPUT_PIECES], len(ids) > MAX_INPUT_PIECES)
+    def prepare(self, sentence: str) -> CheckedSource:
+        """The sentence as the model sees it, with a notice for everything changed on the way
+        (``notices.check_source``): removed or replaced characters, unknown words, a cut, a length
+        beyond the training data."""
+        return check_source(sentence, self.tokenizers.src, max_pieces=MAX_INPUT_PIECES,
+                            max_words=self.training_max_words)
+
+    @property
+    def training_max_words(self) -> int | None:
+        """The longest source sentence (in words) of the training split, as recorded at training time;
+        for older checkpoints the corpus length filter (``data.max_len``), which no training pair exceeds."""
+        recorded = (self.checkpoint.metrics.get("data") or {}).get("src_words_max")
+        return int(recorded) if isinstance(recorded, int | float) else self.checkpoint.config.data.max_len
 
     def source_pieces(self, ids: list[int]) -> tuple[str, ...]:
         """Labels for the encoder positions: the pieces and the final </s> the encoder sees."""
