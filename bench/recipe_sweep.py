@@ -69,10 +69,10 @@ def main() -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, __file__, args.config, "--child", "--device", args.device, "--work", str(run_dir),
                "--variant", f"{name}={','.join(overrides)}"]
-        log = open(Path(args.work) / f"{name}.log", "w")
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        runs.append({"name": name, "run_dir": run_dir, "started": time.time(),
-                     "proc": subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)})
+        with open(Path(args.work) / f"{name}.log", "w") as log:  # the child keeps its own copy of the handle
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        runs.append({"name": name, "run_dir": run_dir, "started": time.time(), "proc": proc})
         print(f"started {name}: {' '.join(overrides)}", flush=True)
     deadline = time.time() + args.max_seconds if args.max_seconds else None
     pending = list(runs)
