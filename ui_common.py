@@ -686,14 +686,20 @@ def config_from_form(s: Any) -> dict[str, Any]:
     else:
         data |= {"task": None, "corpus": {"format": "tsv"}}
     steps, every = s["tr_steps"], s["tr_eval"]
-    return {"data": data, "tokenizer": {"type": s["tr_tok"], "vocab_size": s["tr_vocab"]},
-            "model": {"cell": s["tr_cell"], "attention": s["tr_att"], "embedding_size": s["tr_emb"],
-                      "hidden_size": s["tr_hidden"], "encoder_layers": s["tr_layers"], "bidirectional": s["tr_bidir"],
-                      "input_feeding": s["tr_feed"], "dropout": s["tr_dropout"]},
-            "train": {"max_steps": steps, "batch_size": s["tr_batch"], "lr": s["tr_lr"],
-                      "time_budget_s": s["tr_budget"], "eval_every": every, "lr_schedule": "cosine",
-                      "log_every": max(1, min(20, every // 5)), "warmup_steps": min(100, steps // 10),
-                      "dev_bleu_sentences": 200}}
+    raw = {"data": data, "tokenizer": {"type": s["tr_tok"], "vocab_size": s["tr_vocab"]},
+           "model": {"cell": s["tr_cell"], "attention": s["tr_att"], "embedding_size": s["tr_emb"],
+                     "hidden_size": s["tr_hidden"], "encoder_layers": s["tr_layers"], "bidirectional": s["tr_bidir"],
+                     "input_feeding": s["tr_feed"], "dropout": s["tr_dropout"]},
+           "train": {"max_steps": steps, "batch_size": s["tr_batch"], "lr": s["tr_lr"],
+                     "time_budget_s": s["tr_budget"], "eval_every": every, "lr_schedule": "cosine",
+                     "log_every": max(1, min(20, every // 5)), "warmup_steps": min(100, steps // 10),
+                     "dev_bleu_sentences": 200}}
+    if s.get("tr_quick"):  # the recipe's settings that have no widget of their own
+        from nmt_core.recipes import QUICK
+
+        raw["train"] |= {k: QUICK["train"][k] for k in ("batch_tokens", "label_smoothing", "dev_bleu_sentences")}
+        raw["model"]["tie_embeddings"] = s["tr_emb"] == s["tr_hidden"]
+    return raw
 
 
 def resume_run(name: str) -> str | None:
@@ -739,6 +745,14 @@ def _run_charts(metrics: pd.DataFrame, name: str) -> None:
     table = metrics.drop(columns=["samples"], errors="ignore")
     train = table[table["kind"] == "train"] if "kind" in table else table.iloc[0:0]
     dev = metrics[metrics["kind"] == "dev"] if "kind" in metrics else metrics.iloc[0:0]
+    if len(dev):
+        cols = st.columns(3, width=560)
+        latest = dev.iloc[-1]
+        change = f"{latest['bleu'] - dev.iloc[-2]['bleu']:+.1f}" if len(dev) > 1 else None
+        cols[0].metric("Dev BLEU", f"{latest['bleu']:.1f}", change,
+                       help=f"Greedy translations of the dev sentences at step {int(latest['step'])} (sacrebleu)")
+        cols[1].metric("Dev chrF", f"{latest['chrf']:.1f}")
+        cols[2].metric("Best dev BLEU", f"{dev['bleu'].max():.1f}")
     if len(train):
         last = train.iloc[-1]
         st.caption(f"Step {int(last['step'])}: training loss {last['loss']:.3f} (perplexity {last['ppl']:.2f}), "

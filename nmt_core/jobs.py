@@ -100,6 +100,7 @@ class RunInfo:
     elapsed_s: float | None
     has_best: bool
     has_last: bool
+    budget_s: float | None = None  # the run's time budget, when it has one
 
     @property
     def active(self) -> bool:
@@ -107,7 +108,11 @@ class RunInfo:
 
     @property
     def progress(self) -> float:
-        return 0.0 if not self.max_steps else min(1.0, self.step / self.max_steps)
+        """Fraction done: by steps, or by the clock when a time budget ends the run sooner."""
+        done = 0.0 if not self.max_steps else self.step / self.max_steps
+        if self.budget_s and self.elapsed_s:
+            done = max(done, self.elapsed_s / self.budget_s)
+        return min(1.0, done)
 
     def describe(self) -> str:
         """One line for a person: which run, where it is, when it should end."""
@@ -137,9 +142,11 @@ def run_info(path: str | Path) -> RunInfo:
     step = int(status.get("step") or 0)
     elapsed, eta = _timing(run, state, step, max_steps, cfg)
     best = status.get("best_bleu")
+    budget = (cfg or {}).get("train", {}).get("time_budget_s")
     return RunInfo(run.path.name, run.path, state, step, max_steps,
                    None if best is None or best < 0 else float(best), str(status.get("message", "")),
-                   eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists())
+                   eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists(),
+                   float(budget) if isinstance(budget, int | float) and budget > 0 else None)
 
 
 def _run_config(run: RunDir) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ import streamlit as st
 import ui_common as ui
 from nmt_core import jobs, tasks
 from nmt_core.config import ATTENTIONS, CELLS, TOKENIZER_TYPES
+from nmt_core.recipes import QUICK
 
 ui.page("Train", "Training runs in its own process and reports through files in its run folder, so it keeps "
         "going when you switch pages, refresh, or close the tab. Come back any time to watch it.", needs_model=False)
@@ -45,10 +46,26 @@ for r in active:
 st.session_state.setdefault("tr_name", time.strftime("run-%m%d-%H%M"))
 st.text_input("Run name", key="tr_name", max_chars=80, help="Letters, digits, '.', '_' or '-'.")
 
+
+
+def use_quick_recipe() -> None:
+    """A corpus of your own gets the recipe that reaches the most BLEU in one lesson (nmt_core.recipes);
+    a built-in task keeps the small defaults below. Every value stays editable."""
+    s = st.session_state
+    own = s.tr_source != "Built-in task"
+    s["tr_quick"] = own
+    if own:
+        tok, model, train = QUICK["tokenizer"], QUICK["model"], QUICK["train"]
+        s.update(tr_tok=tok["type"], tr_vocab=tok["vocab_size"], tr_emb=model["embedding_size"],
+                 tr_hidden=model["hidden_size"], tr_dropout=model["dropout"], tr_lr=train["lr"],
+                 tr_budget=train["time_budget_s"], tr_steps=train["max_steps"], tr_eval=train["eval_every"])
+
+
 data_col, tok_col, model_col, train_col = st.columns(4, gap="medium")
 with data_col:
     st.markdown("**Data**")
-    source = st.radio("Source", ["Built-in task", "One file (TSV/CSV)", "Two files"], key="tr_source")
+    source = st.radio("Source", ["Built-in task", "One file (TSV/CSV)", "Two files"], key="tr_source",
+                      on_change=use_quick_recipe)
     if source == "Built-in task":
         infos = {t.name: t for t in tasks.list_tasks()}
         task = st.selectbox("Task", list(infos), key="tr_task", on_change=lambda: st.session_state.update(
@@ -91,6 +108,15 @@ with train_col:
     st.number_input("Learning rate", 1e-5, 1.0, 0.002, format="%.4f", key="tr_lr")
     st.number_input("Time budget (seconds)", 10, 36_000, 300, step=30, key="tr_budget")
     st.number_input("Validate every (steps)", 5, 10_000, 250, step=50, key="tr_eval")
+    st.checkbox("Quick recipe", False, key="tr_quick",
+                help=f"Batches of about {QUICK['train']['batch_tokens']:,} target tokens, label smoothing "
+                     f"{QUICK['train']['label_smoothing']}, tied output embeddings (when embedding = hidden size) "
+                     "and a learning rate that decays over the time budget: the settings that reached the most "
+                     "BLEU in 10 minutes on 20k real sentence pairs (docs/models.md). On by default for your own "
+                     "corpus.")
+    if st.session_state.get("tr_quick") and source != "Built-in task":
+        st.caption("Recipe for your own corpus: 10 minutes on 2 cores gave test BLEU ≈ 20 on 20k English–German "
+                   "pairs (docs/benchmarks.md).")
 
 
 def start() -> None:
