@@ -75,8 +75,9 @@ def model_key(path: Path) -> str:
 
 
 #: The model the studio opens on: the real English→German model (the toy grammar stays in the picker for
-#: the exact-alignment demos). Falls back to the first shipped model when the file is missing.
-DEFAULT_MODEL = "tatoeba-en-de"
+#: the exact-alignment demos). Falls back to the first shipped model when the file is missing; a server can
+#: choose another with the environment variable NMT_STUDIO_DEFAULT_MODEL (a file stem in checkpoints/).
+DEFAULT_MODEL = os.environ.get("NMT_STUDIO_DEFAULT_MODEL", "tatoeba-en-de")
 
 
 def available_models() -> dict[str, ModelRef]:
@@ -355,7 +356,7 @@ def labels(pieces: Any) -> list[str]:
 def escape_md(text: str) -> str:
     """Text safe to embed in st.markdown: HTML escaped and Markdown punctuation neutralised."""
     out = html.escape(str(text), quote=False)  # &#x27; would be broken by the '#' escape below
-    for ch in "\\`*_{}[]()#+-.!|>~$":
+    for ch in "\\`*_{}[]()#+-.!|>~$:":  # ":" too: no "javascript:" link, no ":emoji:" shortcode
         out = out.replace(ch, "\\" + ch)
     return out
 

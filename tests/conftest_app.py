@@ -53,8 +53,10 @@ def build_studio_env(folder: Path) -> dict[str, str]:
     else:
         tiny_checkpoint(ckpts / "toy-en-es.pt")
     tiny_checkpoint(ckpts / "tiny-gru.pt", cell="gru", attention="none", seed=1)
+    # The page tests exercise the toy model's alignment views by default; the real-language default is tested
+    # in test_pages.test_studio_opens_on_the_real_language_model.
     return {"NMT_STUDIO_CHECKPOINTS": str(ckpts), "NMT_STUDIO_RUNS": str(runs), "NMT_STUDIO_LAB_BUDGET": "tiny",
-            "NMT_STUDIO_MAX_TRAININGS": "1"}
+            "NMT_STUDIO_MAX_TRAININGS": "1", "NMT_STUDIO_DEFAULT_MODEL": "toy-en-es"}
 
 
 def kill_runs(runs: Path) -> None:

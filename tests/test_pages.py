@@ -98,6 +98,45 @@ def test_translate_bad_input_never_raises(studio):
     assert "<script>" not in rendered and "javascript:" not in rendered
 
 
+def notices(at: AppTest) -> str:
+    """The notices and the highlighted source as a reader sees them (Markdown escapes removed)."""
+    import html
+
+    raw = " ".join(w.value for w in at.warning) + " " + " ".join(m.value for m in at.markdown)
+    return html.unescape(raw.replace("\\", ""))
+
+
+@pytest.mark.parametrize("page", ["1_Translate.py", "2_Attention.py", "3_Gates.py", "4_Gradients.py", "6_Compare.py"])
+def test_every_sentence_page_says_what_the_model_reads(studio, page):
+    """Unknown words, removed characters and cuts are shown above the result, the affected pieces marked."""
+    at = open_page(page)
+    if page == "1_Translate.py":
+        at.segmented_control(key="mode").set_value("greedy").run()
+    at.text_area(key="s").input("my grandmother likes the red car").run()
+    assert not at.exception
+    shown = notices(at)
+    assert '"grandmother", "likes"' in shown and "read as <unk>" in shown
+    assert ":orange-background[**grandmother likes**]" in shown  # the <unk> piece, highlighted
+    at.text_area(key="s").input("the red\x00 car\u200b is fast").run()
+    assert not at.exception
+    shown = notices(at)
+    assert "U+0000 NUL" in shown and "U+200B ZERO WIDTH SPACE" in shown and "<unk>" not in shown
+    at.text_area(key="s").input("the red car is fast").run()
+    assert not at.exception and not at.get("warning")  # a clean sentence: no notice at all
+
+
+def test_studio_opens_on_the_real_language_model(tmp_path, monkeypatch):
+    from conftest_app import tiny_checkpoint
+
+    import ui_common
+
+    tiny_checkpoint(tmp_path / "toy-en-es.pt")
+    tiny_checkpoint(tmp_path / "tatoeba-en-de.pt")
+    monkeypatch.setenv("NMT_STUDIO_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(ui_common, "DEFAULT_MODEL", "tatoeba-en-de")
+    assert list(ui_common.available_models())[:2] == ["tatoeba-en-de (shipped)", "toy-en-es (shipped)"]
+
+
 def test_attention_heatmap_and_gold_alignment(studio):
     at = open_page("2_Attention.py")
     assert len(charts(at)) >= 2  # heatmap and alignment lines

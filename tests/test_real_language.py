@@ -87,7 +87,8 @@ def _write(path: Path, lines: list[str]) -> str:
 def test_given_dev_and_test_files_are_used_and_kept_out_of_training(tmp_path):
     src = [f"sentence {i}" for i in range(60)]
     tgt = [f"satz {i}" for i in range(60)]
-    spec = {"format": "parallel", "src_path": _write(tmp_path / "a.en", src), "tgt_path": _write(tmp_path / "a.de", tgt)}
+    spec = {"format": "parallel", "src_path": _write(tmp_path / "a.en", src),
+            "tgt_path": _write(tmp_path / "a.de", tgt)}
     test = {"format": "parallel", "src_path": _write(tmp_path / "t.en", ["Sentence 3", "new one  here"]),
             "tgt_path": _write(tmp_path / "t.de", ["etwas", "satz 5"])}
     d = DataConfig(task=None, corpus=spec, dev_size=6, test_corpus=test, held_out="sentences")
@@ -181,6 +182,7 @@ def test_cosine_decays_over_the_time_budget_and_plateau_halvings_persist():
     opt = torch.optim.SGD([param], lr=1.0)
     scale = {"value": 1.0}
     sched = make_scheduler(opt, cfg, lambda step: max(step / 1000, clock["fraction"]), lambda: scale["value"])
+    opt.step()
     sched.step()
     assert opt.param_groups[0]["lr"] == pytest.approx(1.0, abs=1e-3)
     clock["fraction"] = 1.0  # the time budget is used up after 1 step of 1000
@@ -209,3 +211,80 @@ def test_quick_config_is_the_quick_recipe():
                     (section, key)
     merged = apply_recipe({"train": {"lr": 0.5}}, "quick")
     assert merged["train"]["lr"] == 0.5 and merged["train"]["batch_tokens"] == QUICK["train"]["batch_tokens"]
+
+
+# ------------------------------------------------------------------------------------------ notices (CLI, API)
+TOY = ROOT / "checkpoints" / "toy-en-es.pt"
+
+
+def _run_translate(monkeypatch, capsys, data: bytes, *args: str) -> tuple[list[str], list[str]]:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+    assert main(["translate", "--checkpoint", str(TOY), "--device", "cpu", *args]) == 0
+    out, err = capsys.readouterr()
+    return out.split("\n")[:-1], err.split("\n")[:-1]
+
+
+@pytest.mark.skipif(not TOY.exists(), reason="needs the shipped toy model")
+@pytest.mark.parametrize("beam", ["1", "3"])
+def test_cli_names_every_change_on_stderr_and_keeps_one_output_line_per_input(monkeypatch, capsys, beam):
+    data = (b"my grandmother likes jazz\nthe red car is fast\nthe red\x00 car\nbad \xff byte\n"
+            + b"the car " * 120 + b"\n")
+    out, err = _run_translate(monkeypatch, capsys, data, "--beam", beam)
+    assert len(out) == 5 and out[1] == "el coche rojo es rápido"
+    assert err[0].startswith("notice: line 1: ") and '"grandmother", "likes", "jazz"' in err[0]
+    assert "3 words read as 1 <unk>" in err[0]
+    assert err[1].startswith("notice: line 3: ") and "U+0000 NUL" in err[1]
+    assert err[2].startswith("notice: line 4: ") and "replaced by \ufffd" in err[2]
+    assert err[3].startswith("notice: line 5: ") and "only the first 200 are translated" in err[3]
+    assert "longer than any sentence the model was trained on" in err[3]
+    assert len(err) == 4  # nothing about the clean line 2
+
+
+@pytest.mark.skipif(not TOY.exists(), reason="needs the shipped toy model")
+def test_removed_characters_do_not_change_the_translation():
+    from nmt_core.translator import Translator
+
+    tr = Translator.from_path(TOY, "cpu")
+    clean = tr.translate(["the red car is fast"])
+    assert tr.translate(["the\x00 red\u200b car is\ufeff fast"]) == clean
+    checked = tr.prepare("the red\x00 car")
+    assert [n.kind for n in checked.notices] == ["removed"] and checked.text == "the red car"
+
+
+def test_evaluate_records_the_score_and_its_data_in_the_model_card(tmp_path, tiny_config, tiny_model, tiny_tokenizers,
+                                                                   capsys):
+    path = tmp_path / "m.pt"
+    save_checkpoint(make_payload(tiny_config, tiny_model, tiny_tokenizers, step=1), path)
+    src = _write(tmp_path / "t.src", ["the red car", "a dog"])
+    ref = _write(tmp_path / "t.ref", ["el coche", "un perro"])
+    for _ in range(2):  # the same data and settings replace the earlier record
+        assert main(["evaluate", "--checkpoint", str(path), "--src", src, "--ref", ref, "--record"]) == 0
+    assert main(["evaluate", "--checkpoint", str(path), "--src", src, "--ref", ref, "--record", "--beam", "2"]) == 0
+    cards = load_checkpoint(path).extra["evaluations"]
+    assert [c["beam"] for c in cards] == [1, 2]
+    printed = json.loads(capsys.readouterr().out.strip().split("\n")[-1])
+    assert cards[-1]["bleu"] == printed["bleu"] and cards[-1]["src"] == src and cards[-1]["sentences"] == 2
+    assert len(cards[-1]["data_sha256"]) == 16
+
+
+def test_train_takes_dev_and_test_files(tmp_path, monkeypatch):
+    import nmt_core.train as train_module
+
+    seen = {}
+
+    class FakeTrainer:
+        def __init__(self, cfg, run_dir, **kwargs):
+            seen["data"] = cfg.data
+
+        def train(self):
+            raise train_module.TrainingError("stop here")
+
+    monkeypatch.setattr(train_module, "Trainer", FakeTrainer)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "x", "data": {"task": "toy-en-es"}}))
+    main(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "--dev", "d.en", "d.de", "--test", "t.en", "t.de"])
+    assert seen["data"].dev_corpus == {"format": "parallel", "src_path": "d.en", "tgt_path": "d.de"}
+    assert seen["data"].test_corpus == {"format": "parallel", "src_path": "t.en", "tgt_path": "t.de"}
