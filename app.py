@@ -37,7 +37,8 @@ st.header("Model card")
 ckpt = ui.checkpoint(ref)
 cfg, metrics = ckpt.config, ckpt.metrics
 m = cfg.model
-data = cfg.data.task or "your own corpus"
+corpus_files = ", ".join(str(v) for k, v in (cfg.data.corpus or {}).items() if k.endswith("path"))
+data = f"built-in task {cfg.data.task}" if cfg.data.task and not cfg.data.corpus else f"corpus {corpus_files}"
 cols = st.columns(5)
 cols[0].metric("Parameters", f"{ckpt.model.num_parameters():,}")
 cols[1].metric("Training steps", f"{ckpt.step:,}")
@@ -51,10 +52,29 @@ st.markdown(
     f"**{m.attention}** attention{', input feeding' if m.input_feeding and m.attention != 'none' else ''}; "
     f"embeddings {m.embedding_size}; vocabularies {m.src_vocab_size:,} → {m.tgt_vocab_size:,} "
     f"({cfg.tokenizer.type} pieces).")
-st.markdown(f"**Data:** {ui.escape_md(data)}")
-report = metrics.get("data")
-if report:
-    st.dataframe(pd.DataFrame([report]), hide_index=True)
+report = metrics.get("data") or {}
+sources = report.get("sources") or {}
+st.markdown(f"**Data:** {ui.escape_md(data)}" + (f" · {ui.escape_md(ckpt.extra['attribution'])}"
+                                                  if ckpt.extra.get("attribution") else ""))
+if sources:
+    st.caption("Dev scores above: " + ui.escape_md(sources.get("dev", "")) + " · test: "
+               + ui.escape_md(sources.get("test", "")))
+scalars = {k: v for k, v in report.items() if isinstance(v, int | float | str)}
+if scalars:
+    st.dataframe(pd.DataFrame([scalars]), hide_index=True)
+evaluations = ckpt.extra.get("evaluations") or []
+if evaluations:
+    st.subheader("Test scores")
+    st.caption("Measured with `python -m nmt_core evaluate --record`: sacrebleu BLEU and chrF against one reference, "
+               "on the file named in each row (its text fingerprinted by `data_sha256`).")
+    table = pd.DataFrame(evaluations)
+    shown = [c for c in ("bleu", "chrf", "sentences", "beam", "length_penalty", "alpha", "src", "ref", "data_sha256",
+                         "date") if c in table]
+    st.dataframe(table[shown], hide_index=True)
+    ui.frame_download(table, f"{ref.key.split(' ')[0]}-evaluations")
+if ckpt.extra.get("weights", "float32") != "float32":
+    st.caption(f"Weights stored as {ckpt.extra['weights']} (loaded as float32); docs/models.md gives what that "
+               "costs in BLEU.")
 
 history = pd.DataFrame(ckpt.history)
 if not history.empty:

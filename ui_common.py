@@ -95,6 +95,13 @@ def available_models() -> dict[str, ModelRef]:
     return found
 
 
+def contrast_model(key: str, keys: list[str]) -> str:
+    """The natural second model for Compare: ``<name>-noattn`` of a shipped model when there is one (the
+    bottleneck twin), else the next model in the list."""
+    twin = key.replace(" (shipped)", "-noattn (shipped)")
+    return twin if twin in keys and twin != key else next(k for k in keys if k != key)
+
+
 def display_path(path: Path) -> str:
     """A path relative to the project when it is inside it (for captions)."""
     try:
@@ -284,7 +291,8 @@ def examples(ref: ModelRef) -> list[str]:
     info = task_info(ref)
     if info:
         return list(info.examples)
-    stored = checkpoint(ref).metrics.get("examples") or (checkpoint(ref).metrics.get("data") or {}).get("examples")
+    ckpt = checkpoint(ref)
+    stored = ckpt.extra.get("examples") or (ckpt.metrics.get("data") or {}).get("examples")
     return [str(s) for s in stored][:8] if isinstance(stored, list) else []
 
 
@@ -777,6 +785,16 @@ def corpus_splits(data: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[s
     return frames, report
 
 
+def test_pairs(ref: ModelRef, n: int) -> tuple[list[str], list[str], str]:
+    """The first ``n`` held-out test pairs of a model and where they come from: the sample a shipped model
+    carries (so it can be scored without its corpus), else its data's test split, made as training made it."""
+    sample = checkpoint(ref).extra.get("test_sample")
+    if isinstance(sample, dict) and sample.get("src"):
+        return list(sample["src"][:n]), list(sample["tgt"][:n]), str(sample.get("source", "the model's test sample"))
+    test = corpus_splits(model_data(ref))[0]["test"].head(n)
+    return test["src"].tolist(), test["tgt"].tolist(), "the test split of the model's data"
+
+
 def model_data(ref: ModelRef) -> dict[str, Any]:
     """The data section of a model's config, as a plain dict (the cache key of ``corpus_splits``)."""
     from dataclasses import asdict
@@ -785,12 +803,12 @@ def model_data(ref: ModelRef) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=16, show_spinner="Translating the test set…")
-def bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple, data: dict[str, Any], n: int) -> pd.DataFrame:
-    """BLEU/chrF per source-length bucket on the first ``n`` test pairs, one block of rows per model."""
+def bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple, n: int) -> pd.DataFrame:
+    """BLEU/chrF per source-length bucket on the first ``n`` test pairs of the first model, one block of rows
+    per model."""
     from nmt_core.labs.bottleneck import bleu_by_length as by_length
 
-    test = corpus_splits(data)[0]["test"].head(n)
-    src, refs = test["src"].tolist(), test["tgt"].tolist()
+    src, refs, _ = test_pairs(_refs[0], n)
     frames = []
     for ref in _refs:
         hyps = translator(ref).translate(src)

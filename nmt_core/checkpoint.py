@@ -170,6 +170,8 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
                       dict(payload.get("metrics") or {}), list(payload.get("history") or []),
                       {"training_state": payload.get("training_state"),
                        "evaluations": list(payload.get("evaluations") or []),
+                       "examples": list(payload.get("examples") or []),
+                       "test_sample": payload.get("test_sample"), "attribution": payload.get("attribution"),
                        "weights": payload.get("weights", "float32")})
 
 

@@ -52,6 +52,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import compact_payload, read_payload, save_checkpoint
 
     payload = compact_payload(read_payload(args.source), args.weights)
+    if args.examples:
+        lines = [line.strip() for line in Path(args.examples).read_text(encoding="utf-8").splitlines()]
+        payload["examples"] = [line for line in lines if line][:12]
+    if args.test_sample:
+        from .config import ExperimentConfig
+        from .data import make_splits
+
+        splits, report = make_splits(ExperimentConfig.from_dict(payload["config"]).data)
+        n = min(args.test_sample, len(splits.test))
+        payload["test_sample"] = {"src": splits.test.src[:n], "tgt": splits.test.tgt[:n],
+                                  "source": f"the first {n} pairs of the test split ({report['sources']['test']})"}
+    if args.attribution:
+        payload["attribution"] = args.attribution
     save_checkpoint(payload, args.target)
     size = Path(args.target).stat().st_size
     print(json.dumps({"target": str(args.target), "weights": args.weights, "bytes": size}))
@@ -292,6 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target")
     p.add_argument("--weights", choices=("float32", "float16", "int8"), default="int8",
                    help="int8: a quarter of the float32 size, one scale per matrix row (default)")
+    p.add_argument("--examples", metavar="FILE", help="example sentences for the studio's chips, one per line")
+    p.add_argument("--test-sample", type=int, default=0, metavar="N",
+                   help="store the first N test pairs (from the checkpoint's own data config; needs the corpus) so "
+                        "the studio can score the model without the corpus")
+    p.add_argument("--attribution", help="data licence and attribution shown on the model card")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("translate", help="translate lines from stdin to stdout")

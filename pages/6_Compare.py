@@ -29,7 +29,8 @@ left, right = st.columns(2)
 with left:
     a = ui.control(st.selectbox, "Model A", "a", keys[0], options=keys)
 with right:
-    b = ui.control(st.selectbox, "Model B", "b", keys[1], options=keys)
+    b = ui.control(st.selectbox, "Model B", "b", ui.contrast_model(a, keys), options=keys,
+                   help="By default the same recipe without attention, when one is shipped (the bottleneck model).")
 ref_a, ref_b = models[a], models[b]
 task_a, task_b = ui.checkpoint(ref_a).config.data.task, ui.checkpoint(ref_b).config.data.task
 if task_a != task_b:
@@ -57,12 +58,15 @@ for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
             st.caption("No attention: this model reads the source through one vector.")
 
 st.subheader("BLEU by source length")
-st.caption("Both models translate the first test sentences of model A's data (greedy), scored with sacrebleu "
-           "per length bucket.")
+st.caption("Both models translate the first held-out test sentences of model A's data (greedy), scored with "
+           "sacrebleu per length bucket.")
 n = ui.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
 if ui.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
-    table = ui.bleu_by_length((ref_a, ref_b), (ref_a.path, ref_a.mtime, ref_b.path, ref_b.mtime),
-                              ui.model_data(ref_a), n)
+    try:
+        table = ui.bleu_by_length((ref_a, ref_b), (ref_a.path, ref_a.mtime, ref_b.path, ref_b.mtime), n)
+    except (ValueError, OSError) as err:
+        st.error(f"Cannot read model A's test data: {ui.escape_md(err)}")
+        st.stop()
     chart = viz.bottleneck_chart(table.rename(columns={"model": "variant"}))
     ui.chart_with_downloads(chart.properties(title="BLEU per source-length bucket"), table, "bleu-by-length")
     st.dataframe(table, hide_index=True)
