@@ -1,0 +1,81 @@
+"""The table of shipped models in docs/models.md, generated from the checkpoints themselves.
+
+Every number in it (parameters, size, steps, training time, test BLEU/chrF and the data they were measured
+on) is read from the checkpoint files: the training history the trainer stored and the evaluations that
+``python -m nmt_core evaluate --record`` added. ``tests/test_shipped_models.py`` checks that the table in
+docs/models.md is the one this script prints, so the docs cannot drift from the files.
+
+    python scripts/models_table.py            # print the table
+    python scripts/models_table.py --write    # replace the table between the markers in docs/models.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nmt_core.checkpoint import load_checkpoint  # noqa: E402
+
+DOC = ROOT / "docs" / "models.md"
+BEGIN, END = "<!-- models-table:begin (scripts/models_table.py) -->", "<!-- models-table:end -->"
+
+
+def architecture(cfg) -> str:
+    m = cfg.model
+    enc = f"{'bi' if m.bidirectional else 'uni'}{m.cell.upper()} {m.hidden_size}"
+    return f"{enc} → {m.cell.upper()} {m.hidden_size}, attention {m.attention}" + (", tied" if m.tie_embeddings else "")
+
+
+def best_evaluation(evaluations: list[dict]) -> dict | None:
+    """The beam-5 test record if there is one, else the latest."""
+    beam = [e for e in evaluations if e.get("beam") == 5]
+    return (beam or evaluations or [None])[-1]
+
+
+def row(path: Path) -> str:
+    ckpt = load_checkpoint(path)
+    train_rows = [h for h in ckpt.history if h.get("kind") in ("train", "dev") and "elapsed_s" in h]
+    seconds = max((h["elapsed_s"] for h in train_rows), default=0.0)
+    ev = best_evaluation(ckpt.extra.get("evaluations") or [])
+    score = "–" if ev is None else f"**{ev['bleu']:.2f}** / {ev['chrf']:.2f}"
+    command = "–" if ev is None else (f"`python -m nmt_core evaluate --checkpoint checkpoints/{path.name} "
+                                      f"--src {ev['src']} --ref {ev['ref']} --beam {ev['beam']} --length-penalty "
+                                      f"{ev['length_penalty']} --alpha {ev['alpha']}`")
+    size = path.stat().st_size / 2**20
+    data = ckpt.config.data
+    source = f"task `{data.task}`" if data.task and not data.corpus else "Tatoeba en–de" if "tatoeba" in str(
+        data.corpus) else "corpus"
+    return (f"| `{path.name}` | {source} | `configs/{ckpt.config.name}.yaml` | {architecture(ckpt.config)} | "
+            f"{ckpt.model.num_parameters() / 1e6:.2f} M | {ckpt.step:,} | {seconds / 60:.1f} min | "
+            f"{size:.2f} MB ({ckpt.extra.get('weights', 'float32')}) | {score} | "
+            f"{'–' if ev is None else ev['sentences']} | {command} |")
+
+
+def table() -> str:
+    header = ("| checkpoint | data | recipe | architecture | parameters | steps | training time (2 cores) | size | "
+              "test BLEU / chrF | test pairs | reproduce the score |\n"
+              "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+    paths = sorted((ROOT / "checkpoints").glob("*.pt"), key=lambda p: (not p.stem.startswith("tatoeba-en-de.")
+                                                                       and p.stem != "tatoeba-en-de", p.name))
+    return "\n".join([header, *(row(p) for p in paths)])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    text = table()
+    if args.write:
+        doc = DOC.read_text(encoding="utf-8")
+        start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
+        DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[end:], encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
