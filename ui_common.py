@@ -327,7 +327,7 @@ def clean_sentence(ref: ModelRef, text: str | None) -> str | None:
         return None
     tok = checkpoint(ref).tokenizers.src
     checked = check_source(text, tok, max_pieces=min(MAX_PIECES, MAX_INPUT_PIECES),
-                           max_words=translator(ref).training_max_words)
+                           max_words=checkpoint(ref).training_max_words)
     if not checked.text:
         st.info("Nothing is left of this sentence after removing invisible characters: type some words.")
         source_notices(checked)
@@ -685,6 +685,8 @@ def config_from_form(s: Any) -> dict[str, Any]:
     """The experiment config the Train page's widgets (``tr_*`` keys of ``s``, the session state) describe;
     validated by ``ExperimentConfig`` when the run starts."""
     data = {"dev_size": s["tr_dev"], "test_size": s["tr_dev"]}
+    if s["tr_source"] != "Built-in task":  # real corpora repeat sentences: keep dev/test ones out of training
+        data["held_out"] = "sentences"
     if s["tr_source"] == "Built-in task":
         data |= {"task": s["tr_task"], "size": s["tr_size"]}
     elif s["tr_source"] == "Two files":

@@ -47,6 +47,14 @@ class Checkpoint:
     history: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # training state for --resume
 
+    @property
+    def training_max_words(self) -> int:
+        """The longest source sentence (in words) of the training split, as recorded at training time; for
+        older checkpoints the corpus length filter (``data.max_len``), which no training pair exceeds. An
+        input longer than this gets a notice (``notices.check_source``)."""
+        recorded = (self.metrics.get("data") or {}).get("src_words_max")
+        return int(recorded) if isinstance(recorded, int | float) else self.config.data.max_len
+
 
 def make_payload(cfg: ExperimentConfig, model: Seq2Seq, tokenizers: TokenizerPair, *, step: int,
                  metrics: dict[str, Any] | None = None, history: list[dict[str, Any]] | None = None,

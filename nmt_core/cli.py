@@ -225,6 +225,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from .inspection import inspect_sentence
 
     bundle = inspect_sentence(load_checkpoint(args.checkpoint, "cpu"), args.src, args.tgt)
+    for notice in bundle["notices"]:
+        print(f"notice: {notice['message']}", file=sys.stderr)
     text = json.dumps(bundle, ensure_ascii=False)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")

@@ -48,14 +48,7 @@ class Translator:
         (``notices.check_source``): removed or replaced characters, unknown words, a cut, a length
         beyond the training data."""
         return check_source(sentence, self.tokenizers.src, max_pieces=MAX_INPUT_PIECES,
-                            max_words=self.training_max_words)
-
-    @property
-    def training_max_words(self) -> int | None:
-        """The longest source sentence (in words) of the training split, as recorded at training time;
-        for older checkpoints the corpus length filter (``data.max_len``), which no training pair exceeds."""
-        recorded = (self.checkpoint.metrics.get("data") or {}).get("src_words_max")
-        return int(recorded) if isinstance(recorded, int | float) else self.checkpoint.config.data.max_len
+                            max_words=self.checkpoint.training_max_words)
 
     def source_pieces(self, ids: list[int]) -> tuple[str, ...]:
         """Labels for the encoder positions: the pieces and the final </s> the encoder sees."""

@@ -288,3 +288,12 @@ def test_train_takes_dev_and_test_files(tmp_path, monkeypatch):
     main(["train", str(cfg), "--run-dir", str(tmp_path / "run"), "--dev", "d.en", "d.de", "--test", "t.en", "t.de"])
     assert seen["data"].dev_corpus == {"format": "parallel", "src_path": "d.en", "tgt_path": "d.de"}
     assert seen["data"].test_corpus == {"format": "parallel", "src_path": "t.en", "tgt_path": "t.de"}
+
+
+@pytest.mark.skipif(not TOY.exists(), reason="needs the shipped toy model")
+def test_inspect_reports_notices_in_its_json_and_on_stderr(tmp_path, capsys):
+    out = tmp_path / "i.json"
+    assert main(["inspect", "--checkpoint", str(TOY), "--src", "my grandmother likes the car", "--out", str(out)]) == 0
+    bundle = json.loads(out.read_text())
+    assert [n["kind"] for n in bundle["notices"]] == ["unknown"] and bundle["notices"][0]["positions"] == [1]
+    assert "grandmother" in capsys.readouterr().err

@@ -16,7 +16,11 @@ from .gradients import gradient_flow
 def inspect_sentence(checkpoint: Checkpoint, src: str, tgt: str | None = None) -> dict[str, Any]:
     """Attention, gates (with summaries) and gradient flow for one sentence. Without ``tgt`` the
     model's greedy output is the target everything is teacher-forced on."""
+    from ..notices import check_source
+    from ._run import MAX_PIECES
+
     model, tokenizers = checkpoint.model, checkpoint.tokenizers
+    notices = check_source(src, tokenizers.src, max_pieces=MAX_PIECES, max_words=checkpoint.training_max_words).notices
     gates = gate_trace(model, tokenizers, src, tgt)
     target = gates.tgt_text  # the reference, or the greedy output computed once here
     attention = None if model.attention is None else attention_matrix(model, tokenizers, src, target)
@@ -24,6 +28,7 @@ def inspect_sentence(checkpoint: Checkpoint, src: str, tgt: str | None = None) -
     m = checkpoint.config.model
     return {
         "src": src,
+        "notices": [{"kind": n.kind, "message": n.message, "positions": list(n.positions)} for n in notices],
         "tgt": target,
         "tgt_from_model": tgt is None,
         "model": {"cell": m.cell, "attention": m.attention, "hidden_size": m.hidden_size,
