@@ -21,7 +21,11 @@ else:
 try:
     splits, report = ui.corpus_splits(data)
 except (ValueError, OSError) as err:
-    st.error(f"Cannot read this corpus: {err}")
+    st.error(f"Cannot read this corpus: {ui.escape_md(err)}")
+    if "not found" in str(err):
+        st.info("The corpus is not on this machine. The shipped English–German models were trained on the Tatoeba "
+                "file, which is not part of the repository: docs/models.md says where to put it. Pick a built-in "
+                "task above to browse generated data.")
     st.stop()
 
 cols = st.columns(4)

@@ -22,6 +22,8 @@ from nmt_core.checkpoint import load_checkpoint  # noqa: E402
 
 DOC = ROOT / "docs" / "models.md"
 BEGIN, END = "<!-- models-table:begin (scripts/models_table.py) -->", "<!-- models-table:end -->"
+SWEEP_BEGIN, SWEEP_END = "<!-- sweep-table:begin (scripts/models_table.py) -->", "<!-- sweep-table:end -->"
+SWEEPS = ROOT / "docs" / "sweeps"
 
 
 def architecture(cfg) -> str:
@@ -64,16 +66,36 @@ def table() -> str:
     return "\n".join([header, *(row(p) for p in paths)])
 
 
+def sweep_table() -> str:
+    """Every recipe-sweep variant (docs/sweeps/*.jsonl, written by bench/recipe_sweep.py on a GPU)."""
+    import json
+
+    lines = ["| sweep | variant | changes against the round's base | steps | best dev BLEU | test BLEU greedy | "
+             "test BLEU beam 5 |", "|---|---|---|---:|---:|---:|---:|"]
+    for path in sorted(SWEEPS.glob("round*.jsonl")):
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for r in sorted(rows, key=lambda r: -r.get("test_beam5", 0)):
+            changes = ", ".join(o for o in r["overrides"] if not o.startswith(("train.max_steps", "train.warmup")))
+            best = max(b for _, b in r["dev_bleu"]) if r.get("dev_bleu") else float("nan")
+            lines.append(f"| {path.stem} | {r['name']} | {changes or 'base'} | {r['steps']:,} | {best:.2f} | "
+                         f"{r['test_greedy']:.2f} | {r['test_beam5']:.2f} |")
+    return "\n".join(lines)
+
+
+def replace_between(doc: str, begin: str, end: str, text: str) -> str:
+    start, stop = doc.index(begin) + len(begin), doc.index(end)
+    return doc[:start] + "\n" + text + "\n" + doc[stop:]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    text = table()
+    text, sweeps = table(), sweep_table()
     if args.write:
-        doc = DOC.read_text(encoding="utf-8")
-        start, end = doc.index(BEGIN) + len(BEGIN), doc.index(END)
-        DOC.write_text(doc[:start] + "\n" + text + "\n" + doc[end:], encoding="utf-8")
-    print(text)
+        doc = replace_between(DOC.read_text(encoding="utf-8"), BEGIN, END, text)
+        DOC.write_text(replace_between(doc, SWEEP_BEGIN, SWEEP_END, sweeps), encoding="utf-8")
+    print(text + "\n\n" + sweeps)
     return 0
 
 
