@@ -146,8 +146,9 @@ def read_input_lines() -> list[str]:
     """stdin as lines. Bytes that are not UTF-8 become lone surrogates here (``surrogateescape``) and
     U+FFFD in the translator, which says so in a notice: one bad byte must not abort a whole file.
     Only "\n" ends a line (a CR inside a line is whitespace, as in the corpus readers)."""
-    data = sys.stdin.buffer.read()
-    text = data.decode("utf-8", errors="surrogateescape")
+    stream = sys.stdin
+    raw = getattr(stream, "buffer", None)  # a text-only stream (a notebook, a test) has no bytes to decode
+    text = raw.read().decode("utf-8", errors="surrogateescape") if raw is not None else stream.read()
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
