@@ -553,7 +553,7 @@ def _toggle_play(last: int) -> None:
 def beam_tree_player(result: Any, name: str = "beam-tree") -> None:
     """The search tree with a step slider and a play button that reveals it one step at a time.
     Playing reruns only this fragment every 0.8 s; the layout never moves, nodes just appear."""
-    from nmt_core.viz_beam import beam_tree_chart
+    from nmt_core.viz import beam_tree_chart
 
     frame = result.trace.to_frame()
     last = int(frame["step"].max())
@@ -576,7 +576,7 @@ def beam_tree_player(result: Any, name: str = "beam-tree") -> None:
             st.rerun()
         step = right.slider("Search step", 0, max(last, 1), key="step",
                             help="Step t shows the prefixes of length t the search kept, and what it pruned.")
-        chart_with_downloads(beam_tree_chart(frame, step), result.trace, name)
+        chart_with_downloads(beam_tree_chart(result.trace, step), result.trace, name)
 
     player()
 

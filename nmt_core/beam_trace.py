@@ -25,6 +25,8 @@ from .tokenizer import EOS_ID
 FORMAT = "nmt-studio-beam-trace"
 FORMAT_VERSION = 1
 LENGTH_PENALTIES = ("none", "norm", "gnmt")
+#: What ``BeamTrace.node_states`` can say about a node at a given step.
+NODE_STATES = ("alive", "finished", "kept", "pruned", "later")
 
 
 def length_penalty(lengths: Any, mode: str, alpha: float = 0.6) -> Any:
@@ -126,6 +128,42 @@ class BeamTrace:
     def tokens_to(self, node: int) -> list[int]:
         """The token ids generated on the way to ``node`` (the root's <s> excluded)."""
         return [int(self.token[i]) for i in self.path_to(node)[1:]]
+
+    def hypothesis_path(self, rank: int) -> list[int]:
+        """Node ids from the root to the ``rank``-th returned hypothesis (1 = best)."""
+        if not 1 <= rank <= len(self.hypotheses):
+            raise ValueError(f"rank must be between 1 and {len(self.hypotheses)}, got {rank}")
+        return self.path_to(self.hypotheses[rank - 1])
+
+    def nbest_rank_through(self) -> np.ndarray:
+        """(N,) for every node, the best rank among the returned hypotheses whose path runs through it
+        (1 = it lies on the path to the best hypothesis), 0 where no returned hypothesis passes."""
+        ranks = np.zeros(len(self), dtype=np.int64)
+        for rank in range(len(self.hypotheses), 0, -1):  # better ranks overwrite worse ones on shared prefixes
+            ranks[self.hypothesis_path(rank)] = rank
+        return ranks
+
+    def node_states(self, step: int) -> np.ndarray:
+        """(N,) what each node is once the search has run ``step`` steps, one of ``NODE_STATES``:
+
+        alive     a prefix of length ``step`` still in the beam (unfinished)
+        finished  a completed hypothesis (</s> or the length cap) created at or before ``step``
+        kept      an earlier prefix with an alive or finished descendant: the search still builds on it
+        pruned    created at or before ``step``, but every continuation has fallen out of the beam
+        later     created after ``step`` (the search has not reached it yet)
+        """
+        born = self.step <= step
+        alive = born & (self.step == step) & ~self.finished
+        finished = born & self.finished
+        leads_on = alive | finished
+        for t in range(int(step), 0, -1):  # children are one step deeper than their parent
+            leads_on[self.parent[leads_on & (self.step == t)]] = True
+        states = np.full(len(self), "later", dtype=object)
+        states[born] = "pruned"
+        states[born & leads_on] = "kept"
+        states[finished] = "finished"
+        states[alive] = "alive"
+        return states
 
     def to_frame(self) -> pd.DataFrame:
         """One row per node: id, step, beam, parent, token, piece, token_logprob, logprob, score,

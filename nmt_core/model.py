@@ -149,6 +149,14 @@ class Attention(nn.Module):
         """values: (B, S, He) -> keys (B, S, H)."""
         return self.key_proj(values)
 
+    def textbook_scores(self, query: Tensor, keys: Tensor) -> Tensor:
+        """The scores e as the papers write them, the readable twin of the fast form in ``forward`` (a test proves
+        their softmaxes equal): dot and general e_i = s^T k_i; additive e_i = v^T tanh(W_1 h_i + W_2 s).
+        query: (B, T, H); keys: (B, S, H) = ``keys(values)``. Returns (B, T, S), before masking."""
+        if self.kind == "additive":
+            return self.v(torch.tanh(keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2))).squeeze(-1)
+        return query @ keys.transpose(1, 2)
+
     def forward(self, query: Tensor, keys: Tensor, values: Tensor, mask: Tensor,
                 blocked: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """query: (B, T, H); keys: (B, S, H); values: (B, S, He); mask: (B, S) True at real tokens.

@@ -6,8 +6,9 @@ are printed in the lecture, reading the module's own parameter tensors (never a 
 cannot drift from the trained weights) and returning every gate, cell and hidden state.
 
 ``tests/test_replay.py`` proves replay == fused for every cell type, 1-3 layers, uni- and
-bidirectional, on padded batches. Gate order follows the PyTorch docs:
-LSTM rows are (i, f, g, o), GRU rows are (r, z, n).
+bidirectional, on padded batches. The cells compute the equations of ``equations.py`` line by line, in the
+order printed there (and on the Gates page); PyTorch's storage order (LSTM rows i, f, g, o; GRU rows
+r, z, n) is only how ``lecture_weights`` slices the parameters.
 
 References: Hochreiter & Schmidhuber 1997; Gers et al. 2000 (forget gate); Cho et al. 2014 (GRU);
 pytorch/benchmarks/fastrnns/custom_lstms.py (the same idea, proven the same way).
@@ -20,13 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-#: Quantities recorded per cell type, in the order the equations compute them.
-GATE_NAMES: dict[str, tuple[str, ...]] = {
-    "lstm": ("i", "f", "g", "o", "c", "h"),
-    "gru": ("r", "z", "n", "h"),
-    "rnn": ("h",),
-}
-
+from .equations import GATE_NAMES
 
 #: A clamp for one cell: gate name -> ((unit, value), ...). Inspection only (see ``model.Intervention``).
 Clamp = dict[str, tuple[tuple[int, float], ...]]
@@ -42,37 +37,53 @@ def _clamp(x: Tensor, clamp: Clamp | None, name: str) -> Tensor:
     return x
 
 
-def lstm_cell(x: Tensor, h: Tensor, c: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+def lecture_weights(w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor, gates: str) -> dict[str, Tensor]:
+    """PyTorch's stored parameters in the lecture's notation: ``W_q`` acting on ``[h_{t-1}; x_t]`` and ``b_q`` for
+    each gate q of ``gates`` (PyTorch's row order: "ifgo" for the LSTM). Views and sums of the module's own
+    tensors, so the replay reads the trained weights and gradients flow back to them."""
+    w = torch.cat([w_hh, w_ih], dim=1)  # (G*H, H + I): the columns that multiply [h_{t-1}; x_t]
+    b = b_ih + b_hh  # the two biases only ever appear summed
+    named = {}
+    for q, w_q, b_q in zip(gates, w.chunk(len(gates)), b.chunk(len(gates))):
+        named[f"W_{q}"], named[f"b_{q}"] = w_q, b_q
+    return named
+
+
+def lstm_cell(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
               clamp: Clamp | None = None):
-    """One LSTM step. x: (B, I); h, c: (B, H). Returns (h', c', gates). ``clamp`` fixes units of
-    i/f/g/o/c/h where each is computed, so everything downstream sees the clamped value."""
-    pre = x @ w_ih.T + b_ih + h @ w_hh.T + b_hh  # (B, 4H)
-    i, f, g, o = pre.chunk(4, dim=1)
-    i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-    if clamp:
-        i, f, g, o = (_clamp(v, clamp, k) for k, v in zip("ifgo", (i, f, g, o)))
-    c_new = _clamp(f * c + i * g, clamp, "c")  # the additive update: gradient flows through f * c almost untouched
-    h_new = _clamp(o * torch.tanh(c_new), clamp, "h")
-    return h_new, c_new, {"i": i, "f": f, "g": g, "o": o, "c": c_new, "h": h_new}
+    """One LSTM step, one line per equation of ``equations.LSTM``, in its order. x_t: (B, I); h_prev, c_prev:
+    (B, H). Returns (h_t, c_t, quantities). ``clamp`` fixes units of a quantity where it is computed, so
+    everything downstream sees the clamped value."""
+    p = lecture_weights(w_ih, w_hh, b_ih, b_hh, "ifgo")
+    hx = torch.cat([h_prev, x_t], dim=1)  # [h_{t-1}; x_t]
+    f_t = _clamp(torch.sigmoid(hx @ p["W_f"].T + p["b_f"]), clamp, "f")
+    i_t = _clamp(torch.sigmoid(hx @ p["W_i"].T + p["b_i"]), clamp, "i")
+    g_t = _clamp(torch.tanh(hx @ p["W_g"].T + p["b_g"]), clamp, "g")
+    o_t = _clamp(torch.sigmoid(hx @ p["W_o"].T + p["b_o"]), clamp, "o")
+    c_t = _clamp(f_t * c_prev + i_t * g_t, clamp, "c")  # the additive update: gradient flows through f_t * c
+    h_t = _clamp(o_t * torch.tanh(c_t), clamp, "h")
+    return h_t, c_t, {"f": f_t, "i": i_t, "g": g_t, "o": o_t, "c": c_t, "h": h_t}
 
 
-def gru_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+def gru_cell(x_t: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
              clamp: Clamp | None = None):
-    """One GRU step (PyTorch's variant: the reset gate multiplies W_hn h + b_hn). Returns (h', gates)."""
-    xr, xz, xn = (x @ w_ih.T + b_ih).chunk(3, dim=1)
-    hr, hz, hn = (h @ w_hh.T + b_hh).chunk(3, dim=1)
-    r = _clamp(torch.sigmoid(xr + hr), clamp, "r")
-    z = _clamp(torch.sigmoid(xz + hz), clamp, "z")
-    n = _clamp(torch.tanh(xn + r * hn), clamp, "n")
-    h_new = _clamp((1 - z) * n + z * h, clamp, "h")
-    return h_new, {"r": r, "z": z, "n": n, "h": h_new}
+    """One GRU step, one line per equation of ``equations.GRU`` (PyTorch's variant: the reset gate multiplies
+    U_n h_{t-1} + b_hn). W_q are the rows of ``weight_ih``, U_q those of ``weight_hh``. Returns (h_t, quantities)."""
+    W_r, W_z, W_n = w_ih.chunk(3)
+    U_r, U_z, U_n = w_hh.chunk(3)
+    (b_ir, b_iz, b_in), (b_hr, b_hz, b_hn) = b_ih.chunk(3), b_hh.chunk(3)
+    r_t = _clamp(torch.sigmoid(x_t @ W_r.T + h_prev @ U_r.T + b_ir + b_hr), clamp, "r")
+    z_t = _clamp(torch.sigmoid(x_t @ W_z.T + h_prev @ U_z.T + b_iz + b_hz), clamp, "z")
+    n_t = _clamp(torch.tanh(x_t @ W_n.T + b_in + r_t * (h_prev @ U_n.T + b_hn)), clamp, "n")
+    h_t = _clamp((1 - z_t) * n_t + z_t * h_prev, clamp, "h")
+    return h_t, {"r": r_t, "z": z_t, "n": n_t, "h": h_t}
 
 
-def rnn_cell(x: Tensor, h: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+def rnn_cell(x_t: Tensor, h_prev: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
              clamp: Clamp | None = None):
-    """One vanilla (Elman) RNN step: h' = tanh(W_ih x + W_hh h + b). Returns (h', gates)."""
-    h_new = _clamp(torch.tanh(x @ w_ih.T + b_ih + h @ w_hh.T + b_hh), clamp, "h")
-    return h_new, {"h": h_new}
+    """One vanilla (Elman) RNN step, ``equations.RNN``: h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h)."""
+    h_t = _clamp(torch.tanh(x_t @ w_ih.T + h_prev @ w_hh.T + b_ih + b_hh), clamp, "h")
+    return h_t, {"h": h_t}
 
 
 def cell_type(module: nn.RNNBase) -> str:

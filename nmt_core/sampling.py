@@ -1,6 +1,6 @@
 """Ancestral sampling, for comparison with search: what the model would write if it did not search.
 
-Uses the search's own step (``search._expand``), bans and length caps, so sampled log-probs compare with
+Uses the search's own step (``decoding.next_token_logprobs``), bans and length caps, so sampled log-probs compare with
 a beam's. Split from ``search.py`` to keep that module about search.
 """
 
@@ -12,8 +12,17 @@ import torch
 from torch import Tensor
 
 from .beam_trace import Hypothesis
+from .decoding import (
+    NEG_INF,
+    Constraints,
+    PieceNames,
+    Prefix,
+    TokenBans,
+    next_token_logprobs,
+    normalise_prefix,
+    output_limits,
+)
 from .model import Intervention, Seq2Seq
-from .search import NEG_INF, Constraints, Prefix, TokenBans, _expand, _Pieces, normalise_prefix, output_limits
 from .tokenizer import BOS_ID, EOS_ID
 
 
@@ -53,7 +62,7 @@ def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temp
     limits_dev = limits.to(device)
     tokens, token_lp, attention = [], [], []
     for t in range(int(limits.max())):
-        logp, state, attn = _expand(model, y, state, enc, bans, bans.at(t, n), intervention)
+        logp, state, attn = next_token_logprobs(model, y, state, enc, bans, bans.at(t, n), intervention)
         y = torch.where(finished, EOS_ID, _draw(logp, temperature, top_k, generator))
         tokens.append(y)
         token_lp.append(logp.gather(1, y.unsqueeze(1)).squeeze(1))
@@ -63,7 +72,7 @@ def sample(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, n: int = 1, temp
             break
     toks, lps = torch.stack(tokens, 1).cpu().numpy(), torch.stack(token_lp, 1).cpu().numpy()
     att = None if attention[0] is None else torch.stack(attention, 1).cpu().numpy()
-    pieces, out = _Pieces(tgt_tokenizer), []
+    pieces, out = PieceNames(tgt_tokenizer), []
     for row in range(b * n):
         seq = toks[row, : int(limits[row])].tolist()
         length = seq.index(EOS_ID) + 1 if EOS_ID in seq else len(seq)

@@ -15,8 +15,8 @@ import torch
 from .batching import make_batch
 from .beam_trace import TokenScores
 from .beam_trace import length_penalty as penalty
+from .decoding import PieceNames, TokenBans, next_token_logprobs
 from .model import Intervention, Seq2Seq
-from .search import TokenBans, _expand, _Pieces
 from .tokenizer import BOS_ID, EOS_ID
 
 
@@ -36,7 +36,7 @@ def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[
     bans = TokenBans(model.cfg.tgt_vocab_size, 1, [[]], None, device)
     lps, attns = [], []
     for y_prev in [BOS_ID] + tgt[:-1]:
-        logp, state, attn = _expand(model, torch.tensor([y_prev], device=device), state, enc, bans, None,
+        logp, state, attn = next_token_logprobs(model, torch.tensor([y_prev], device=device), state, enc, bans, None,
                                      intervention)
         lps.append(logp[0])
         attns.append(attn)
@@ -46,7 +46,7 @@ def score_translation(model: Seq2Seq, src_ids: Sequence[int], tgt_ids: Sequence[
     ranks = (logp > token_lp.unsqueeze(1)).sum(dim=1) + 1
     top_lp, top = logp.max(dim=1)
     total = float(token_lp.sum())
-    pieces = _Pieces(tgt_tokenizer)
+    pieces = PieceNames(tgt_tokenizer)
     attention = None if attns[0] is None else torch.cat(attns).cpu().numpy()
     score = total / float(penalty(len(tgt), length_penalty, alpha))
     return TokenScores(tuple(tgt), token_lp.cpu().numpy(), total, score,

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz, viz_studio
+from nmt_core import viz
 
 ref = ui.page("Translate & beam search",
               "The decoder writes one token at a time. Greedy search keeps the single most probable prefix; "
@@ -62,8 +62,8 @@ if result.best.attention is not None:
                       format_func=lambda r: f"#{r}: {result.hypotheses[r - 1].text}")
     hyp = result.hypotheses[rank - 1]
     tgt = [*hyp.pieces] if hyp.pieces else [str(t) for t in hyp.tokens]
-    ui.chart_with_downloads(viz_studio.matrix_heatmap(hyp.attention, ui.labels(result.src_pieces), ui.labels(tgt),
-                                                  title=f"Attention while writing hypothesis #{rank}"),
+    ui.chart_with_downloads(viz.matrix_heatmap(hyp.attention, result.src_pieces, tgt,
+                                               title=f"Attention while writing hypothesis #{rank}"),
                             result.attention_frame(rank), f"attention-hyp{rank}")
 
 st.subheader("What if…")
@@ -91,7 +91,7 @@ with right:
         frame = verdict.reference.to_frame()
         frame["piece"] = ui.labels(frame["piece"])
         frame["top_piece"] = ui.labels(frame["top_piece"])
-        ui.chart_with_downloads(viz_studio.token_logprob_bars(frame, title="log p of each of your tokens"), frame,
+        ui.chart_with_downloads(viz.token_logprob_bars(frame, title="log p of each of your tokens"), frame,
                                 "your-translation")
 
 _, lab = ui.lab_tables("greedy-vs-beam")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz, viz_studio
+from nmt_core import viz
 
 ref = ui.page("Attention",
               "At every decoder step, attention scores each source position, turns the scores into weights "
@@ -52,8 +52,8 @@ with heat:
                             result.to_frame(), "attention", png=True)
 with lines:
     threshold = ui.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
-    ui.chart_with_downloads(viz_studio.alignment_lines(result, threshold=threshold, gold=links,
-                                                       title="Soft alignment (line width = weight)"),
+    ui.chart_with_downloads(viz.alignment_lines(result, threshold=threshold, gold=links,
+                                                title="Soft alignment (line width = weight)"),
                             result.to_frame(), "alignment-lines")
 
 st.subheader("What if the decoder could not look at a word?")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import viz, viz_studio
+from nmt_core import viz
 
 ui.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on the "
         "same test sentences, split by source length: attention helps most on long sentences.", needs_model=True)
@@ -51,8 +51,8 @@ for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
         ui.show_text("Translation", result.best.text)
         st.caption(f"score {result.best.score:.3f} · {ui.checkpoint(ref).model.num_parameters():,} parameters")
         if result.best.attention is not None:
-            ui.chart_with_downloads(viz_studio.matrix_heatmap(result.best.attention, ui.labels(result.src_pieces),
-                                                          ui.labels(result.best.pieces), title="Attention"),
+            ui.chart_with_downloads(viz.matrix_heatmap(result.best.attention, result.src_pieces,
+                                                       result.best.pieces, title="Attention"),
                                     result.attention_frame(1), f"compare-attention-{name}")
         else:
             st.caption("No attention: this model reads the source through one vector.")

@@ -4,8 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import ui_common as ui
-from nmt_core import tasks
-from nmt_core import viz_studio as viz
+from nmt_core import tasks, viz
 
 ref = ui.page("Data", "A translation model only knows what its corpus shows it. Browse the sentence pairs, "
               "see how sentences are cut into pieces, and how long they are.", needs_model=False)

@@ -183,3 +183,53 @@ def test_additive_attention_gradients_equal_the_tanh_form():
     reference = torch.autograd.grad(((torch.softmax(scores, -1) @ values) * probe).sum(), inputs)
     for a, b in zip(ours, reference):
         torch.testing.assert_close(a, b, **TOL[torch.float64])
+
+
+# ------------------------------------------------------------------------------------------ one home for the equations
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_replay_computes_the_printed_equations_in_their_order(cell):
+    """The Gates page prints equations.EQUATIONS[cell]; the replay cell returns its quantities in exactly that
+    order, and each equation's left-hand side is the quantity it names."""
+    from nmt_core import replay
+    from nmt_core.equations import EQUATIONS, GATE_NAMES
+
+    torch.manual_seed(0)
+    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](3, 4)
+    x, h = torch.randn(2, 3), torch.randn(2, 4)
+    params = (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0)
+    if cell == "lstm":
+        _, _, quantities = replay.lstm_cell(x, h, torch.randn(2, 4), *params)
+    else:
+        _, quantities = getattr(replay, f"{cell}_cell")(x, h, *params)
+    assert tuple(quantities) == GATE_NAMES[cell] == tuple(e.quantity for e in EQUATIONS[cell])
+    for equation in EQUATIONS[cell]:
+        assert equation.latex.startswith(f"{equation.quantity}_t = ")
+
+
+def test_lecture_weights_are_the_fused_preactivations():
+    """W_f [h_{t-1}; x_t] + b_f is exactly the forget rows of PyTorch's W_ih x + b_ih + W_hh h + b_hh."""
+    from nmt_core.replay import lecture_weights
+
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(3, 4).double()
+    x, h = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+    w = lecture_weights(lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0, "ifgo")
+    fused = x @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + h @ lstm.weight_hh_l0.T + lstm.bias_hh_l0
+    for k, gate in enumerate("ifgo"):
+        lecture = torch.cat([h, x], dim=1) @ w[f"W_{gate}"].T + w[f"b_{gate}"]
+        torch.testing.assert_close(lecture, fused[:, 4 * k: 4 * (k + 1)], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["dot", "general", "additive"])
+def test_textbook_scores_give_the_fast_forms_weights(kind):
+    from nmt_core.model import Attention
+
+    torch.manual_seed(2)
+    att = Attention(kind, 6, 6).double()
+    query, values = torch.randn(2, 3, 6, dtype=torch.float64), torch.randn(2, 5, 6, dtype=torch.float64)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    keys = att.keys(values)
+    _, weights = att(query, keys, values, mask)
+    scores = att.textbook_scores(query, keys).masked_fill(~mask.unsqueeze(1), float("-inf"))
+    torch.testing.assert_close(torch.softmax(scores, dim=-1), weights, rtol=0, atol=1e-12)

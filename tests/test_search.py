@@ -402,23 +402,91 @@ def test_step_records_do_not_pin_the_full_distributions():
     """Each step's record keeps k values per sentence, not views into that step's (B*k, V) log-probs:
     a view would keep every step's distribution alive until the search ends (540 MB for 50 sentences
     with an 8k vocabulary, measured before this test existed)."""
-    from nmt_core import search
+    from nmt_core import beam_records
 
     records = []
-    original = search._record_step
+    original = beam_records.record_step
 
     def spy(*args, **kwargs):
         records.append(original(*args, **kwargs))
         return records[-1]
 
     model = tiny_model(2, vocab=6)
-    search._record_step = spy
+    beam_records.record_step = spy
     try:
         beam_search(model, *batch_of(SOURCES), beam_size=3, record=False)
     finally:
-        search._record_step = original
+        beam_records.record_step = original
     for rec in records:
         for name in rec.__dataclass_fields__:
             value = getattr(rec, name)
             if isinstance(value, torch.Tensor):
                 assert value.untyped_storage().nbytes() <= value.numel() * value.element_size() * 2, name
+
+
+# --------------------------------------------------------------------------------------- the reference beam search
+def _trace_history(trace) -> list[dict]:
+    """Per step of a BeamTrace: the live hypotheses kept and the complete ones produced, as (tokens, logprob),
+    in the reference's order (best first), reconstructed from the backpointers."""
+    def path(node: int) -> tuple[int, ...]:
+        tokens = []
+        while node > 0:
+            tokens.append(int(trace.token[node]))
+            node = int(trace.parent[node])
+        return tuple(reversed(tokens))
+
+    history = []
+    for t in range(1, trace.stop_step + 1):
+        nodes = [i for i in range(1, len(trace)) if trace.step[i] == t]
+        live = [i for i in nodes if trace.token[i] != EOS_ID]
+        ended = sorted((i for i in nodes if trace.token[i] == EOS_ID), key=lambda i: -trace.logprob[i])
+        history.append({"step": t, "live": [(path(i), float(trace.logprob[i])) for i in live],
+                        "ended": [(path(i), float(trace.logprob[i])) for i in ended]})
+    return history
+
+
+def assert_same_search(model, src_ids, k, mode, alpha, atol):
+    from nmt_core.reference_search import reference_beam_search, score
+
+    result = beam_search(model, *batch_of([src_ids]), beam_size=k, nbest=k, length_penalty=mode, alpha=alpha,
+                         record=True)[0]
+    hyps, history = reference_beam_search(model, [*src_ids, EOS_ID], beam_size=k, length_penalty=mode, alpha=alpha)
+    lp = lambda n: float(length_penalty(n, mode, alpha))  # noqa: E731
+    assert [h.tokens for h in hyps] == [h.tokens for h in result.hypotheses]
+    for ref, fast in zip(hyps, result.hypotheses):
+        assert ref.logprob == pytest.approx(fast.logprob, abs=atol)
+        assert score(ref, lp) == pytest.approx(fast.score, abs=atol)
+        if fast.attention is not None:
+            assert np.allclose(np.stack([r.numpy() for r in ref.attention]), fast.attention, atol=atol)
+    fast_history = _trace_history(result.trace)
+    assert len(fast_history) == len(history)
+    for mine, theirs in zip(history, fast_history):
+        for part in ("live", "ended"):
+            assert [p for p, _ in mine[part]] == [p for p, _ in theirs[part]], (mine["step"], part)
+            assert np.allclose([s for _, s in mine[part]], [s for _, s in theirs[part]], atol=atol)
+
+
+@pytest.mark.parametrize("cell,attention,mode", [("lstm", "additive", "none"), ("gru", "dot", "gnmt"),
+                                                 ("rnn", "general", "norm"), ("lstm", "none", "gnmt")])
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_reference_beam_search_equals_the_batched_one_on_random_models(cell, attention, mode, k):
+    for seed in range(3):
+        model = tiny_model(seed, vocab=7, cell=cell, attention=attention)
+        for src in SOURCES:
+            assert_same_search(model, src, k, mode, 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["toy-en-es", "tatoeba-en-de"])
+def test_reference_beam_search_equals_the_batched_one_on_shipped_models(name):
+    from pathlib import Path
+
+    from nmt_core.checkpoint import load_checkpoint
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / f"{name}.pt"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not shipped")
+    ckpt = load_checkpoint(path)
+    sentences = (["the red car is fast", "how are you ?"] if name.startswith("toy")
+                 else ["My grandmother likes jazz.", "Where is the station?"])
+    for sentence in sentences:
+        assert_same_search(ckpt.model.double(), ckpt.tokenizers.src.encode(sentence), 4, "gnmt", 0.6, atol=1e-8)

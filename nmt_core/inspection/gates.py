@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..equations import GATE_NAMES
 from ..model import Seq2Seq
-from ..replay import GATE_NAMES
 from ..tokenizer import TokenizerPair
 from ._run import prepare, teacher_forced
 

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..equations import GATE_NAMES
 from ..model import Intervention, Seq2Seq
-from ..replay import GATE_NAMES
 from ..tokenizer import TokenizerPair
 from ._run import Decoded, greedy, prepare, teacher_forced
 

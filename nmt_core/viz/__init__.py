@@ -1,0 +1,33 @@
+"""Altair figures for inspection results, search traces, lab tables and training metrics. Never imports Streamlit.
+
+Each builder takes a result object (``nmt_core.inspection``, a ``BeamTrace``) or a DataFrame (a lab table,
+a ``to_frame()``, ``runs.read_metrics``) and returns an Altair chart with tooltips, so the same figure works
+in a page (``st.altair_chart``), a notebook or a test (``chart.to_dict()``, ``chart.save(...)``).
+
+One module per subject; everything public is re-exported here, so ``from nmt_core import viz`` and
+``viz.attention_heatmap(...)`` is all a caller needs. Token labels and the heatmap every matrix chart uses
+live in ``common``.
+"""
+
+from .attention import alignment_lines, attention_heatmap, matrix_heatmap
+from .beam import beam_tree_chart, beam_tree_frames
+from .common import LABEL_EXPR, axis_labels, readable_piece
+from .gates import SIGMOID_GATES, gate_heatmap, intervention_chart, saturation_histogram, unit_lines
+from .gradients import grad_norm_chart, salience_heatmap
+from .labs import (
+    bottleneck_chart,
+    clipping_chart,
+    depth_chart,
+    greedy_vs_beam_chart,
+    vanishing_accuracy_chart,
+    vanishing_gradient_chart,
+)
+from .training import length_histogram, token_logprob_bars, training_curves
+
+__all__ = [
+    "LABEL_EXPR", "SIGMOID_GATES", "alignment_lines", "attention_heatmap", "axis_labels", "beam_tree_chart",
+    "beam_tree_frames", "bottleneck_chart", "clipping_chart", "depth_chart", "gate_heatmap", "grad_norm_chart",
+    "greedy_vs_beam_chart", "intervention_chart", "length_histogram", "matrix_heatmap", "readable_piece",
+    "salience_heatmap", "saturation_histogram", "token_logprob_bars", "training_curves", "unit_lines",
+    "vanishing_accuracy_chart", "vanishing_gradient_chart",
+]
