@@ -75,15 +75,17 @@ def model_key(path: Path) -> str:
 
 
 #: The model the studio opens on: the real English→German model (the toy grammar stays in the picker for
-#: the exact-alignment demos). Falls back to the first shipped model when the file is missing; a server can
+#: the exact-alignment demos). Falls back to the toy model when that file is missing; a server can
 #: choose another with the environment variable NMT_STUDIO_DEFAULT_MODEL (a file stem in checkpoints/).
 DEFAULT_MODEL = os.environ.get("NMT_STUDIO_DEFAULT_MODEL", "tatoeba-en-de")
+FALLBACK_MODEL = "toy-en-es"  # the default when the default model's file is missing
 
 
 def available_models() -> dict[str, ModelRef]:
     """Shipped checkpoints first (the default model leading), then best.pt of every run."""
     found: dict[str, ModelRef] = {}
-    shipped = sorted(checkpoints_dir().glob("*.pt"), key=lambda p: (p.stem != DEFAULT_MODEL, p.name))
+    shipped = sorted(checkpoints_dir().glob("*.pt"), key=lambda p: (p.stem != DEFAULT_MODEL, p.stem != FALLBACK_MODEL,
+                                                                     p.name))
     for path in shipped:
         key = model_key(path)
         found[key] = ModelRef(key, str(path), path.stat().st_mtime, key)
@@ -400,7 +402,7 @@ def model_error(err: Exception) -> None:
 def beam(_ref: ModelRef, key: tuple, sentence: str, k: int, penalty: str, alpha: float, nbest: int,
          prefix: str = "", stopping: str = "exact"):
     """Beam search with its full trace (k=1 is greedy). ``key`` = (path, mtime) is the cache key."""
-    return translator(_ref).beam(sentence, beam=k, nbest=nbest, length_penalty=penalty, alpha=alpha,
+    return translator(_ref).beam_search(sentence, beam_size=k, nbest=nbest, length_penalty=penalty, alpha=alpha,
                                  prefix=prefix or None, stopping=stopping)
 
 
@@ -428,7 +430,7 @@ def _inspect(_ref: ModelRef, key: tuple, what: str, sentence: str, target: str |
 
         return inspection.intervene(model, toks, sentence, Intervention(blocked_source=tuple(extra)))
     if what == "diagnose":
-        return translator(_ref).diagnose(sentence, target, beam=extra[0], length_penalty=extra[1], alpha=extra[2])
+        return translator(_ref).diagnose(sentence, target, beam_size=extra[0], length_penalty=extra[1], alpha=extra[2])
     raise ValueError(what)
 
 

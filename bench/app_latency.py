@@ -59,7 +59,7 @@ def time_model_side(translator: Translator, sentence: str, repeats: int) -> dict
     parts = {"beam5_trace": [], "attention": [], "gates": [], "gradients": [], "total": []}
     for i in range(repeats + 2):  # two warm-up rounds
         t0 = time.perf_counter()
-        result = translator.beam(sentence, beam=5, nbest=5, record=True)
+        result = translator.beam_search(sentence, beam_size=5, nbest=5, record=True)
         t1 = time.perf_counter()
         target = result.best.text
         if model.attention is not None:

@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--src", help="with --checkpoint: a file of source sentences to decode")
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=64, help="sentences per batch (default 64)")
-    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--beam-size", "--beam", type=int, default=5, dest="beam_size")
     parser.add_argument("--max-ratio", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
@@ -99,7 +99,7 @@ def main() -> None:
     else:
         model, sources = random_setup(args.sentences, args.vocab, args.seed)
     model = model.to(device)
-    k, ratio = args.beam, args.max_ratio
+    k, ratio = args.beam_size, args.max_ratio
 
     def greedy(src, lengths):
         return greedy_search(model, src, lengths, max_ratio=ratio)

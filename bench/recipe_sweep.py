@@ -115,7 +115,7 @@ def child(args) -> int:
     test = make_splits(cfg.data)[0].test
     translator = Translator.from_path(run_dir / "best.pt", args.device)
     greedy = corpus_scores(translator.translate(test.src), test.tgt)
-    beam = corpus_scores(translator.translate(test.src, beam=5, length_penalty="gnmt", alpha=0.6), test.tgt)
+    beam = corpus_scores(translator.translate(test.src, beam_size=5, length_penalty="gnmt", alpha=0.6), test.tgt)
     row = {"name": name, "overrides": overrides, "steps": result.step, "train_s": round(seconds),
            "dev_bleu": [(h["step"], h["bleu"]) for h in history], "test_greedy": greedy["bleu"],
            "test_beam5": beam["bleu"], "test_beam5_chrf": beam["chrf"], "state": result.state}

@@ -176,7 +176,7 @@ def run_ours(data: Path, work: Path, minutes: float, threads: int) -> dict:
     trained = max(m.get("elapsed_s", 0) for m in metrics)
     test = read_parallel(data / "test.src", data / "test.tgt")
     translator = Translator.from_path(run_dir / "best.pt", "cpu")
-    hyps = translator.translate(test.src, beam=BEAM, length_penalty="gnmt", alpha=ALPHA, batch_size=50)
+    hyps = translator.translate(test.src, beam_size=BEAM, length_penalty="gnmt", alpha=ALPHA, batch_size=50)
     steps = max(m["step"] for m in metrics)
     return {"minutes": minutes, "trained_s": round(trained), "steps": steps, **scores(hyps, test.tgt)}
 

@@ -6,8 +6,8 @@ The public API, importable from the package (loaded lazily, so ``import nmt_core
     cfg = load_config("configs/toy-en-es.yaml")
     result = train(cfg, "runs/toy")                       # run directory: metrics, status, checkpoints
     translator = Translator.from_path("checkpoints/toy-en-es.pt")
-    translator.translate(["the red car is fast"])          # greedy; beam=5 for beam search
-    translator.beam("the red car is fast").trace.to_frame()  # the search tree as a DataFrame
+    translator.translate(["the red car is fast"])          # greedy; beam_size=5 for beam search
+    translator.beam_search("the red car is fast").trace.to_frame()  # the search tree as a DataFrame
 
 Inspection (attention, gates, gradient flow, interventions) lives in ``nmt_core.inspection``, the labs in
 ``nmt_core.labs`` and every chart in ``nmt_core.viz``.

@@ -246,7 +246,7 @@ def record_evaluation(path: str | Path, result: dict[str, Any], sources: list[st
     digest = hashlib.sha256("\n".join(sources + ["\t"] + references).encode("utf-8", "surrogatepass")).hexdigest()
     record = {**{k: v for k, v in result.items() if v is not None}, "sentences": len(sources),
               "data_sha256": digest[:16], "date": time.strftime("%Y-%m-%d")}
-    same = ("data_sha256", "beam", "length_penalty", "alpha", "stopping")
+    same = ("data_sha256", "beam_size", "length_penalty", "alpha", "stopping")
     kept = [r for r in payload.get("evaluations") or [] if any(r.get(k) != record.get(k) for k in same)]
     payload["evaluations"] = [*kept, record]
     save_checkpoint(payload, path)

@@ -130,7 +130,7 @@ def _report_failure(run_dir: Path | None, err: Exception) -> None:
 
 def _decoding(args: argparse.Namespace) -> dict:
     """The decoding options shared by translate and evaluate, as Translator keyword arguments."""
-    return {"beam": args.beam, "length_penalty": args.length_penalty, "alpha": args.alpha,
+    return {"beam_size": args.beam_size, "length_penalty": args.length_penalty, "alpha": args.alpha,
             "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping}
 
 
@@ -171,8 +171,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     translator = Translator.from_path(args.checkpoint, args.device)
     lines = read_input_lines()
     report_notices(translator, lines)
-    if args.nbest < 1 or args.nbest > args.beam:
-        raise ValueError(f"--nbest must be between 1 and --beam ({args.beam}), got {args.nbest}")
+    if args.nbest < 1 or args.nbest > args.beam_size:
+        raise ValueError(f"--nbest must be between 1 and --beam-size ({args.beam_size}), got {args.nbest}")
     if args.nbest == 1 and not args.trace:
         for out in translator.translate(lines, batch_size=args.batch_size, **_decoding(args)):
             print(out)
@@ -208,7 +208,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
-    result = {**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam": args.beam,
+    result = {**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam_size": args.beam_size,
               "length_penalty": args.length_penalty, "alpha": args.alpha, "stopping": args.stopping,
               "src": str(args.src), "ref": str(args.ref)}
     if args.record:
@@ -252,7 +252,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 def _add_decoding_options(p: argparse.ArgumentParser) -> None:
     """Options of translate and evaluate (see docs/beam-trace.md)."""
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy, the fast path)")
+    p.add_argument("--beam-size", "--beam", type=int, default=1, dest="beam_size",
+                   help="beam size k (default 1: greedy, the fast path)")
     p.add_argument("--length-penalty", choices=("none", "norm", "gnmt"), default="none",
                    help="rank hypotheses by logprob (none), logprob/length (norm) or logprob/((5+len)/6)^alpha "
                         "(gnmt); default none")

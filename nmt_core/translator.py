@@ -68,13 +68,13 @@ class Translator:
 
     # ---- corpus-level
     @torch.no_grad()
-    def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam: int = 1,
+    def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam_size: int = 1,
                   length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None,
                   stopping: str = "exact") -> list[str]:
-        """Best translations, in input order. Empty inputs give empty outputs. ``beam=1`` without a
+        """Best translations, in input order. Empty inputs give empty outputs. ``beam_size=1`` without a
         prefix runs the greedy fast path; anything else runs ``decode``."""
-        if beam > 1 or prefix:
-            results = self.decode(sentences, beam=beam, length_penalty=length_penalty, alpha=alpha,
+        if beam_size > 1 or prefix:
+            results = self.decode(sentences, beam_size=beam_size, length_penalty=length_penalty, alpha=alpha,
                                   max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping)
             return [r.best.text if r.hypotheses and normalize(s) else "" for s, r in zip(sentences, results)]
         prepared = [self.prepare(s) for s in sentences]
@@ -88,7 +88,7 @@ class Translator:
         return outputs
 
     @torch.no_grad()
-    def decode(self, sentences: list[str], *, beam: int = 5, nbest: int = 1, length_penalty: str = "none",
+    def decode(self, sentences: list[str], *, beam_size: int = 5, nbest: int = 1, length_penalty: str = "none",
                alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
                top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact") -> list[BeamResult]:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
@@ -99,7 +99,7 @@ class Translator:
         prefix_ids = self._prefix_ids(prefix)
         for index in sorted_batches([len(p.ids) for p in prepared], batch_size):
             batch = make_batch([prepared[i].ids for i in index]).to(self.device)
-            found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam, nbest=nbest,
+            found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam_size, nbest=nbest,
                                 length_penalty=length_penalty, alpha=alpha, max_ratio=max_ratio, record=record,
                                 top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt,
                                 stopping=stopping)
@@ -110,9 +110,10 @@ class Translator:
         return results
 
     # ---- one sentence, for the studio
-    def beam(self, sentence: str, *, beam: int = 5, nbest: int = 5, record: bool = True, **options) -> BeamResult:
+    def beam_search(self, sentence: str, *, beam_size: int = 5, nbest: int = 5, record: bool = True,
+                    **options) -> BeamResult:
         """One sentence through beam search with everything recorded (the Beam Search page)."""
-        return self.decode([sentence], beam=beam, nbest=min(nbest, beam), record=record, **options)[0]
+        return self.decode([sentence], beam_size=beam_size, nbest=min(nbest, beam_size), record=record, **options)[0]
 
     @torch.no_grad()
     def score(self, sentence: str, translation: str, *, length_penalty: str = "none",
@@ -122,11 +123,11 @@ class Translator:
         return score_translation(self.model, src.ids, self._target_ids(translation, "translation to score"),
                                  length_penalty=length_penalty, alpha=alpha, tgt_tokenizer=self.tokenizers.tgt)
 
-    def diagnose(self, sentence: str, reference: str, *, beam: int = 5, length_penalty: str = "none",
+    def diagnose(self, sentence: str, reference: str, *, beam_size: int = 5, length_penalty: str = "none",
                  alpha: float = 0.6, **options) -> Diagnosis:
         """Search error or model error? Beam-search the sentence and score the reference the same way."""
-        result = self.beam(sentence, beam=beam, nbest=1, record=False, length_penalty=length_penalty, alpha=alpha,
-                           **options)
+        result = self.beam_search(sentence, beam_size=beam_size, nbest=1, record=False,
+                                  length_penalty=length_penalty, alpha=alpha, **options)
         return diagnose(self.score(sentence, reference, length_penalty=length_penalty, alpha=alpha), result.best)
 
     @torch.no_grad()

@@ -95,10 +95,10 @@ def pick_sentences(checkpoint: Path, n: int) -> list[dict]:
     data = tr.checkpoint.config.data
     info = tasks.get_task(data.task).info
     candidates = list(dict.fromkeys(tasks.generate(data.task, size=400, seed=12345).src))
-    default_beam = tr.beam(info.examples[0], beam=5, nbest=5).best.text
+    default_beam = tr.beam_search(info.examples[0], beam_size=5, nbest=5).best.text
     chosen, seen = [], {default_beam}
     for src in candidates:
-        beam = tr.beam(src, beam=5, nbest=5).best.text
+        beam = tr.beam_search(src, beam_size=5, nbest=5).best.text
         (greedy,) = tr.translate([src])
         if beam in seen or not beam or src in info.examples:
             continue

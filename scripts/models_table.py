@@ -34,7 +34,7 @@ def architecture(cfg) -> str:
 
 def best_evaluation(evaluations: list[dict]) -> dict | None:
     """The beam-5 test record if there is one, else the latest."""
-    beam = [e for e in evaluations if e.get("beam") == 5]
+    beam = [e for e in evaluations if e.get("beam_size") == 5]
     return (beam or evaluations or [None])[-1]
 
 
@@ -44,9 +44,9 @@ def row(path: Path) -> str:
     seconds = max((h["elapsed_s"] for h in train_rows), default=0.0)
     ev = best_evaluation(ckpt.extra.get("evaluations") or [])
     score = "–" if ev is None else f"**{ev['bleu']:.2f}** / {ev['chrf']:.2f}"
-    command = "–" if ev is None else (f"`python -m nmt_core evaluate --checkpoint checkpoints/{path.name} "
-                                      f"--src {ev['src']} --ref {ev['ref']} --beam {ev['beam']} --length-penalty "
-                                      f"{ev['length_penalty']} --alpha {ev['alpha']}`")
+    command = "–" if ev is None else (
+        f"`python -m nmt_core evaluate --checkpoint checkpoints/{path.name} --src {ev['src']} --ref {ev['ref']} "
+        f"--beam-size {ev['beam_size']} --length-penalty {ev['length_penalty']} --alpha {ev['alpha']}`")
     size = path.stat().st_size / 2**20
     data = ckpt.config.data
     source = f"task `{data.task}`" if data.task and not data.corpus else "Tatoeba en–de" if "tatoeba" in str(

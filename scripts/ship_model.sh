@@ -23,7 +23,7 @@ $py -m nmt_core split "configs/$name.yaml" --out data/tatoeba-en-de   # the same
 for ckpt in "runs/$name/best.pt" "checkpoints/$name.pt"; do   # float32 against int8: what the compact file costs
   record=(); [ "$ckpt" = "checkpoints/$name.pt" ] && record=(--record)
   $py -m nmt_core evaluate --checkpoint "$ckpt" --src data/tatoeba-en-de/test.src --ref data/tatoeba-en-de/test.tgt \
-    --beam 5 --length-penalty gnmt --alpha 0.6 "${record[@]}" | tee -a "runs/$name/evaluations.jsonl"
+    --beam-size 5 --length-penalty gnmt --alpha 0.6 "${record[@]}" | tee -a "runs/$name/evaluations.jsonl"
   $py -m nmt_core evaluate --checkpoint "$ckpt" --src data/tatoeba-en-de/test.src --ref data/tatoeba-en-de/test.tgt \
     "${record[@]}" | tee -a "runs/$name/evaluations.jsonl"
 done

@@ -40,7 +40,7 @@ def test_shared_model_under_concurrent_use(studio):
 
     def work(src: str):
         m, toks = tr.model, tr.tokenizers
-        return (tr.beam(src, beam=5).best.text, inspection.attention_matrix(m, toks, src, None).weights,
+        return (tr.beam_search(src, beam_size=5).best.text, inspection.attention_matrix(m, toks, src, None).weights,
                 inspection.gate_trace(m, toks, src).get("decoder", "f", 0, 0),
                 inspection.gradient_flow(m, toks, src).salience)
 

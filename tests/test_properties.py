@@ -157,9 +157,9 @@ any_text = st.text(st.characters(codec=None, blacklist_categories=()), max_size=
 @given(text=any_text, beam=st.integers(1, 4))
 @example(text="\udcff\ud800", beam=2)
 def test_translation_of_any_string_never_raises_and_is_bounded(translator, text, beam):
-    (out,) = translator.translate([text], beam=beam)
+    (out,) = translator.translate([text], beam_size=beam)
     assert isinstance(out, str)
-    result = translator.beam(text, beam=beam)
+    result = translator.beam_search(text, beam_size=beam)
     src_len = min(len(translator.tokenizers.src.encode(text)), MAX_INPUT_PIECES) + 1  # + </s>
     assert all(len(h.tokens) <= 2 * src_len + 5 for h in result.hypotheses)
 

@@ -264,7 +264,7 @@ def test_evaluate_records_the_score_and_its_data_in_the_model_card(tmp_path, tin
         assert main(["evaluate", "--checkpoint", str(path), "--src", src, "--ref", ref, "--record"]) == 0
     assert main(["evaluate", "--checkpoint", str(path), "--src", src, "--ref", ref, "--record", "--beam", "2"]) == 0
     cards = load_checkpoint(path).extra["evaluations"]
-    assert [c["beam"] for c in cards] == [1, 2]
+    assert [c["beam_size"] for c in cards] == [1, 2]
     printed = json.loads(capsys.readouterr().out.strip().split("\n")[-1])
     assert cards[-1]["bleu"] == printed["bleu"] and cards[-1]["src"] == src and cards[-1]["sentences"] == 2
     assert len(cards[-1]["data_sha256"]) == 16

@@ -110,16 +110,16 @@ def test_core_hostile_sentences(models, name):
         started = time.perf_counter()
         cap = 2 * (MAX_INPUT_PIECES + 1) + 5  # max_ratio 2.0 rule on a truncated source (+ </s>)
         (greedy,) = tr.translate([s])
-        (beamed,) = tr.translate([s], beam=3)
+        (beamed,) = tr.translate([s], beam_size=3)
         assert isinstance(greedy, str) and isinstance(beamed, str)
-        result = tr.beam(s, beam=3, nbest=3)
+        result = tr.beam_search(s, beam_size=3, nbest=3)
         assert len(result.src_pieces) <= MAX_INPUT_PIECES + 1
         assert all(len(h.tokens) <= cap for h in result.hypotheses)
         assert tr.prepare(s).truncated == (len(tr.tokenizers.src.encode(s)) > MAX_INPUT_PIECES)
         assert all(isinstance(h.text, str) for h in tr.sample(s, n=2, seed=0))
         scored = tr.score(s, "el coche rojo")
         assert scored.logprob <= 0 and len(scored.tokens) == len(tr.tokenizers.tgt.encode("el coche rojo")) + 1
-        verdict = tr.diagnose(s, "el coche rojo", beam=2)
+        verdict = tr.diagnose(s, "el coche rojo", beam_size=2)
         assert verdict.verdict
         if len(tr.tokenizers.tgt.encode(s)) <= MAX_TARGET_PIECES:
             tr.score("the red car", s)
@@ -150,7 +150,7 @@ def test_core_long_input_is_cut_with_a_notice_and_bounded(models):
     prepared = tr.prepare(long)
     assert prepared.truncated and len(prepared.ids) == MAX_INPUT_PIECES
     started = time.perf_counter()
-    result = tr.beam(long, beam=5)
+    result = tr.beam_search(long, beam_size=5)
     assert result.trace.settings["max_len"] <= 2 * (MAX_INPUT_PIECES + 1) + 5
     assert time.perf_counter() - started < 30
 
@@ -162,7 +162,7 @@ def test_core_long_target_and_prefix_are_refused(models):
     with pytest.raises(ValueError, match=f"at most {MAX_TARGET_PIECES}"):
         tr.score("the red car", huge)
     with pytest.raises(ValueError, match="forced prefix"):
-        tr.beam("the red car", prefix=huge)
+        tr.beam_search("the red car", prefix=huge)
     with pytest.raises(ValueError, match="inspection handles sentences up to"):
         inspection.attention_matrix(tr.model, tr.tokenizers, "the red car", huge)
 

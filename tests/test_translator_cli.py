@@ -39,14 +39,14 @@ def translator(checkpoint):
 def test_translate_greedy_and_beam(translator):
     greedy = translator.translate(SENTENCES, max_ratio=1.0)
     assert len(greedy) == 4 and greedy[2] == ""
-    assert translator.translate(SENTENCES, beam=1, prefix=None, max_ratio=1.0) == greedy
-    beam = translator.translate(SENTENCES, beam=3, length_penalty="gnmt", max_ratio=1.0)
-    decoded = translator.decode(SENTENCES, beam=3, length_penalty="gnmt", max_ratio=1.0, batch_size=2)
+    assert translator.translate(SENTENCES, beam_size=1, prefix=None, max_ratio=1.0) == greedy
+    beam = translator.translate(SENTENCES, beam_size=3, length_penalty="gnmt", max_ratio=1.0)
+    decoded = translator.decode(SENTENCES, beam_size=3, length_penalty="gnmt", max_ratio=1.0, batch_size=2)
     assert beam[2] == "" and [r.best.text for i, r in enumerate(decoded) if i != 2] == [beam[0], beam[1], beam[3]]
 
 
 def test_decode_fills_texts_pieces_and_labels(translator):
-    results = translator.decode(SENTENCES, beam=3, nbest=3, record=True, max_ratio=1.0)
+    results = translator.decode(SENTENCES, beam_size=3, nbest=3, record=True, max_ratio=1.0)
     for sentence, result in zip(SENTENCES, results):
         src_ids = translator.prepare(sentence).ids
         assert result.trace.source == (*src_ids, EOS_ID) and result.src_pieces[-1] == "</s>"
@@ -62,18 +62,18 @@ def test_decode_fills_texts_pieces_and_labels(translator):
 
 
 def test_beam_score_diagnose_sample(translator):
-    result = translator.beam("the red car is fast", beam=4, nbest=2, max_ratio=1.0)
+    result = translator.beam_search("the red car is fast", beam_size=4, nbest=2, max_ratio=1.0)
     assert len(result.hypotheses) == 2 and result.trace.rejected is not None
     scores = translator.score("the red car is fast", "el coche rojo es rápido", length_penalty="norm")
     assert scores.tokens[-1] == EOS_ID and scores.pieces[-1] == "</s>"
     assert scores.score == pytest.approx(scores.logprob / len(scores.tokens))
     assert len(scores.to_frame()) == len(scores.tokens)
-    verdict = translator.diagnose("the red car is fast", "el coche rojo es rápido", beam=3, max_ratio=1.0)
+    verdict = translator.diagnose("the red car is fast", "el coche rojo es rápido", beam_size=3, max_ratio=1.0)
     assert verdict.verdict in {"agree", "search error", "model error"} and verdict.explanation
     a = translator.sample("the red car", n=3, seed=4, temperature=0.8, max_ratio=1.0)
     b = translator.sample("the red car", n=3, seed=4, temperature=0.8, max_ratio=1.0)
     assert [h.text for h in a] == [h.text for h in b] and len(a) == 3
-    forced = translator.beam("the red car", beam=2, prefix="el coche", max_ratio=2.0)
+    forced = translator.beam_search("the red car", beam_size=2, prefix="el coche", max_ratio=2.0)
     assert all(h.text.startswith("el coche") for h in forced.hypotheses)
 
 
@@ -123,7 +123,8 @@ def test_cli_evaluate_with_decoding_options(checkpoint, tmp_path, monkeypatch, c
                            capsys)
     assert code == 0
     report = json.loads(out)
-    assert report["beam"] == 3 and report["sentences"] == 2 and "bleu" in report and report["stopping"] == "heuristic"
+    assert report["beam_size"] == 3 and report["sentences"] == 2 and "bleu" in report
+    assert report["stopping"] == "heuristic"
     traces = json.loads((tmp_path / "t.json").read_text())["inputs"]
     assert len(traces) == 2 and traces[0]["trace"]["settings"]["stopping"] == "heuristic"
     assert len((tmp_path / "hyp.txt").read_text().splitlines()) == 2
