@@ -24,7 +24,7 @@ import pandas as pd
 import streamlit as st
 
 from nmt_core import jobs
-from nmt_core.runs import read_metrics
+from nmt_core.runs import format_seconds, list_runs, log_tail, read_metrics, run_info
 
 ROOT = Path(__file__).resolve().parent
 APP_NAME = "NMT Studio"
@@ -89,7 +89,7 @@ def available_models() -> dict[str, ModelRef]:
     for path in shipped:
         key = model_key(path)
         found[key] = ModelRef(key, str(path), path.stat().st_mtime, key)
-    for run in jobs.list_runs(runs_root()):
+    for run in list_runs(runs_root()):
         best = run.path / "best.pt"
         if best.exists():
             key = model_key(best)
@@ -320,7 +320,7 @@ def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | N
 def clean_sentence(ref: ModelRef, text: str | None) -> str | None:
     """The sentence as every view will use it, after ``nmt_core.notices.check_source`` (the decision the
     CLI and the Python API make too), with its notices shown above the results."""
-    from nmt_core.inspection._run import MAX_PIECES
+    from nmt_core.inspection.sentence import MAX_PIECES
     from nmt_core.notices import check_source
     from nmt_core.translator import MAX_INPUT_PIECES
 
@@ -728,14 +728,14 @@ def run_monitor(name: str) -> None:
     """Live view of one run: progress, ETA, curves, dev samples, log; polls every 2 s while it runs.
     Reads only the run folder, so it works for runs started by other sessions or from a terminal."""
     path = runs_root() / name
-    info = jobs.run_info(path)
+    info = run_info(path)
 
     @st.fragment(run_every=2.0 if info.active else None)
     def monitor() -> None:
-        now = jobs.run_info(path)
+        now = run_info(path)
         if now.state != info.state:
             st.rerun()  # started, running or ended: redraw the run list and buttons, start or stop polling
-        eta = f" · about {jobs.format_seconds(now.eta_s)} left" if now.eta_s is not None else ""
+        eta = f" · about {format_seconds(now.eta_s)} left" if now.eta_s is not None else ""
         st.progress(now.progress, text=f"**{escape_md(name)}**: {now.state} · step {now.step}/{now.max_steps}{eta}")
         if now.message and now.state in ("failed", "died", "stopped", "finished"):
             (st.error if now.state in ("failed", "died") else st.caption)(f"{now.state}: {now.message}"
@@ -747,7 +747,7 @@ def run_monitor(name: str) -> None:
         else:
             _run_charts(metrics, name)
         with st.expander("Training log"):
-            st.code(jobs.log_tail(path, 25) or "(empty)", language=None)
+            st.code(log_tail(path, 25) or "(empty)", language=None)
 
     monitor()
 

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .beam_trace import BeamResult, BeamTrace, Hypothesis, RejectedContinuations
-from .beam_trace import length_penalty as penalty
+from .beam_trace import BeamTrace, RejectedContinuations
 from .decoding import PieceNames
+from .decoding import length_penalty as penalty
+from .hypotheses import BeamResult, Hypothesis
 from .tokenizer import BOS_ID, EOS_ID
 
 if TYPE_CHECKING:

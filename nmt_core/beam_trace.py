@@ -1,7 +1,8 @@
-"""What a search returns: hypotheses and the trace of how the search found them.
+"""The trace of a beam search: every hypothesis prefix the search kept, and how it got there.
 
-The search fills these frozen dataclasses of numpy arrays; everything downstream (the app's charts,
-the CLI's ``--trace`` file, notebooks) reads them and never touches tensors. The trace is columnar:
+The search fills this frozen dataclass of numpy arrays (the hypotheses themselves are in ``hypotheses.py``);
+everything downstream (the app's charts, the CLI's ``--trace`` file, notebooks) reads it and never touches
+tensors. The trace is columnar:
 one entry per *node*, a hypothesis prefix the search kept at some step, with its parent node, so the
 whole search tree is ``(id, parent)`` pairs (the backpointers HF's refactored ``_beam_search`` carries
 as ``beam_indices``). ``docs/beam-trace.md`` documents the JSON form users download.
@@ -20,60 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .tokenizer import EOS_ID
-
 FORMAT = "nmt-studio-beam-trace"
 FORMAT_VERSION = 1
-LENGTH_PENALTIES = ("none", "norm", "gnmt")
 #: What ``BeamTrace.node_states`` can say about a node at a given step.
 NODE_STATES = ("alive", "finished", "kept", "pruned", "later")
 
 
-def length_penalty(lengths: Any, mode: str, alpha: float = 0.6) -> Any:
-    """The divisor of a hypothesis's log-prob: 1 (none), len (norm), ((5+len)/6)^alpha (gnmt, Wu et al.
-    2016). Works on ints, numpy arrays and tensors; ``lengths`` count </s> when present."""
-    if mode == "none":
-        return lengths * 0 + 1.0
-    if mode == "norm":
-        return lengths * 1.0
-    if mode == "gnmt":
-        return ((5.0 + lengths) / 6.0) ** alpha
-    raise ValueError(f"length penalty must be one of {LENGTH_PENALTIES}, got {mode!r}")
-
-
-def _floats(a: np.ndarray) -> list[float | None]:
+def json_floats(a: np.ndarray) -> list[float | None]:
     """JSON has no -inf/NaN: write them as null."""
     return [float(x) if np.isfinite(x) else None for x in np.asarray(a, dtype=np.float64)]
-
-
-@dataclass(frozen=True, eq=False)
-class Hypothesis:
-    """One complete output of a search (or one sample)."""
-
-    tokens: tuple[int, ...]  # generated ids, ending with </s> unless cut at the length cap
-    token_logprobs: np.ndarray  # (T,) log p(y_t | y_<t, x) under the model (forced tokens included)
-    logprob: float  # sum of token_logprobs
-    score: float  # logprob / length_penalty(T): what the search ranks by
-    attention: np.ndarray | None  # (T, S) row t = attention while predicting tokens[t]; None without attention
-    node: int = -1  # this hypothesis's node id in the trace (-1 for samples)
-    pieces: tuple[str, ...] | None = None  # target pieces of ``tokens`` when a tokenizer was given
-    text: str | None = None  # detokenised output (filled by the Translator)
-
-    @property
-    def eos(self) -> bool:
-        """True when the hypothesis ended with </s>, False when the length cap cut it."""
-        return bool(self.tokens) and self.tokens[-1] == EOS_ID
-
-    @property
-    def output_ids(self) -> list[int]:
-        """The translation's ids, without the final </s>."""
-        return list(self.tokens[:-1] if self.eos else self.tokens)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"node": self.node, "tokens": list(self.tokens),
-                "pieces": None if self.pieces is None else list(self.pieces), "text": self.text,
-                "logprob": float(self.logprob), "score": float(self.score),
-                "token_logprobs": _floats(self.token_logprobs)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,16 +157,16 @@ class BeamTrace:
             for i, parent in enumerate(r.parent.tolist()):
                 rejected.setdefault(parent, []).append({
                     "token": int(r.token[i]), "piece": None if r.pieces is None else r.pieces[i],
-                    "token_logprob": _floats(r.token_logprob[i:i + 1])[0],
-                    "logprob": _floats(r.logprob[i:i + 1])[0], "score": _floats(r.score[i:i + 1])[0]})
-        token_lp, logprob, score = _floats(self.token_logprob), _floats(self.logprob), _floats(self.score)
+                    "token_logprob": json_floats(r.token_logprob[i:i + 1])[0],
+                    "logprob": json_floats(r.logprob[i:i + 1])[0], "score": json_floats(r.score[i:i + 1])[0]})
+        token_lp, logprob, score = json_floats(self.token_logprob), json_floats(self.logprob), json_floats(self.score)
         for i in range(len(self)):
             node = {"id": i, "step": int(self.step[i]), "beam": int(self.beam[i]),
                     "parent": None if self.parent[i] < 0 else int(self.parent[i]), "token": int(self.token[i]),
                     "piece": None if self.pieces is None else self.pieces[i], "token_logprob": token_lp[i],
                     "logprob": logprob[i], "score": score[i], "finished": bool(self.finished[i])}
             if self.attention is not None:
-                node["attention"] = None if i == 0 else _floats(self.attention[i])
+                node["attention"] = None if i == 0 else json_floats(self.attention[i])
             if self.rejected is not None:
                 node["rejected"] = rejected.get(i, [])
             nodes.append(node)
@@ -259,95 +215,3 @@ class BeamTrace:
             stop_step=int(doc["stop"]["step"]), stop_reason=str(doc["stop"]["reason"]),
             pieces=None if None in pieces else tuple(pieces),
             source_pieces=None if src_pieces is None else tuple(src_pieces), attention=attention, rejected=rejected)
-
-
-@dataclass(frozen=True, eq=False)
-class BeamResult:
-    """Beam search output for one sentence: the n-best list (best first) and the trace."""
-
-    hypotheses: list[Hypothesis]
-    trace: BeamTrace
-    src_pieces: tuple[str, ...] | None = None  # filled by the Translator, for chart labels
-
-    @property
-    def best(self) -> Hypothesis:
-        if not self.hypotheses:
-            raise ValueError("the search found no complete hypothesis (were all tokens blocked?)")
-        return self.hypotheses[0]
-
-    def nbest_frame(self) -> pd.DataFrame:
-        """One row per returned hypothesis: rank, text, score, logprob, length, eos."""
-        return pd.DataFrame([{"rank": r, "text": h.text, "score": h.score, "logprob": h.logprob,
-                              "length": len(h.tokens), "eos": h.eos, "node": h.node}
-                             for r, h in enumerate(self.hypotheses, start=1)])
-
-    def attention_frame(self, rank: int = 1) -> pd.DataFrame:
-        """The attention matrix of the ``rank``-th hypothesis as a long frame (for viz): target
-        position, source position, weight, and the pieces when known."""
-        hyp = self.hypotheses[rank - 1]
-        if hyp.attention is None:
-            raise ValueError("this model has no attention")
-        t, s = hyp.attention.shape
-        frame = pd.DataFrame({"tgt_pos": np.repeat(np.arange(t), s), "src_pos": np.tile(np.arange(s), t),
-                              "weight": hyp.attention.reshape(-1)})
-        if hyp.pieces is not None:
-            frame["tgt_piece"] = np.repeat(np.array(hyp.pieces, dtype=object), s)
-        if self.src_pieces is not None:
-            frame["src_piece"] = np.tile(np.array(self.src_pieces, dtype=object), t)
-        return frame
-
-
-@dataclass(frozen=True, eq=False)
-class TokenScores:
-    """A given translation scored token by token under the model (teacher forcing)."""
-
-    tokens: tuple[int, ...]  # the scored target ids, ending with </s>
-    token_logprobs: np.ndarray  # (T,)
-    logprob: float
-    score: float  # logprob / length_penalty(T), comparable with a search's scores in the same mode
-    ranks: np.ndarray  # (T,) 1 = this token was the model's top choice given the gold prefix
-    top_tokens: tuple[int, ...]  # (T,) the model's top choice at each step given the gold prefix
-    top_logprobs: np.ndarray  # (T,)
-    attention: np.ndarray | None  # (T, S)
-    pieces: tuple[str, ...] | None = None
-    top_pieces: tuple[str, ...] | None = None
-
-    @property
-    def differs(self) -> np.ndarray:
-        """(T,) True where the model's own choice (greedy on the gold prefix) is another token."""
-        return self.ranks > 1
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"pos": np.arange(len(self.tokens)), "token": self.tokens,
-                             "piece": list(self.pieces) if self.pieces is not None else None,
-                             "token_logprob": self.token_logprobs, "rank": self.ranks,
-                             "top_token": self.top_tokens,
-                             "top_piece": list(self.top_pieces) if self.top_pieces is not None else None,
-                             "top_logprob": self.top_logprobs, "differs": self.differs})
-
-
-@dataclass(frozen=True, eq=False)
-class Diagnosis:
-    """Search error or model error? Compares a reference's score with the search's best, in the
-    search's own scoring (same length penalty)."""
-
-    verdict: str  # "agree" | "search error" | "model error"
-    reference: TokenScores
-    best: Hypothesis
-    explanation: str
-
-
-def diagnose(reference: TokenScores, best: Hypothesis) -> Diagnosis:
-    """agree: the search returned the reference. search error: the model scores the reference
-    higher than what the search returned, so a wider (or exact) search would have found something
-    at least as good. model error: the model itself prefers the search's output."""
-    ref_ids = [t for t in reference.tokens if t != EOS_ID]
-    if ref_ids == best.output_ids and best.eos:
-        return Diagnosis("agree", reference, best, "the search returned the reference")
-    if reference.score > best.score:
-        return Diagnosis("search error", reference, best,
-                         f"the model scores the reference {reference.score:.3f} > {best.score:.3f} for the "
-                         "search's output: the search missed a better-scoring translation")
-    return Diagnosis("model error", reference, best,
-                     f"the model scores its own output {best.score:.3f} >= {reference.score:.3f} for the "
-                     "reference: even an exact search would not return the reference")

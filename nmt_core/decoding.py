@@ -19,9 +19,22 @@ from .model import DecoderState, EncoderOutput, Intervention, Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 NEG_INF = float("-inf")
+LENGTH_PENALTIES = ("none", "norm", "gnmt")
 
 Prefix = Sequence[int] | Sequence[Sequence[int] | None] | None
 Constraints = Mapping[int, Mapping[str, Any]] | Sequence[Mapping[int, Mapping[str, Any]] | None] | None
+
+
+def length_penalty(lengths: Any, mode: str, alpha: float = 0.6) -> Any:
+    """The divisor of a hypothesis's log-prob: 1 (none), len (norm), ((5+len)/6)^alpha (gnmt, Wu et al.
+    2016). Works on ints, numpy arrays and tensors; ``lengths`` count </s> when present."""
+    if mode == "none":
+        return lengths * 0 + 1.0
+    if mode == "norm":
+        return lengths * 1.0
+    if mode == "gnmt":
+        return ((5.0 + lengths) / 6.0) ** alpha
+    raise ValueError(f"length penalty must be one of {LENGTH_PENALTIES}, got {mode!r}")
 
 
 def max_output_lengths(src_lengths: Tensor, ratio: float, extra: int = 5) -> Tensor:
@@ -125,13 +138,13 @@ def logprobs(logits: Tensor) -> Tensor:
 
 
 def next_token_logprobs(model: Seq2Seq, y: Tensor, state: DecoderState, enc: EncoderOutput, bans: TokenBans,
-                        banned: Tensor | None = None, intervention: Intervention | None = None
+                        banned: Tensor | None = None, intervention: Intervention | None = None, trace: bool = False
                         ) -> tuple[Tensor, DecoderState, Tensor | None]:
     """The decoding step every mode shares (greedy, beam, the reference beam, sampling, scoring): one decoder
     step for every row, log p(y_t | y_<t, x). y: (N,) the previous tokens. Returns log-probs (N, V) with banned
     tokens at -inf (``TokenBans.apply``: the base bans plus ``banned``), the new state and the attention
-    (N, S) or None."""
-    step = model.decode_step(y, state, enc, intervention=intervention)
+    (N, S) or None. ``trace=True`` runs the replayed cells (needed for gate clamps; same numbers otherwise)."""
+    step = model.decode_step(y, state, enc, trace=trace, intervention=intervention)
     logp = bans.apply(logprobs(step.logits), banned)  # (N, V); log_softmax made a fresh tensor: in place
     return logp, step.state, step.attention
 

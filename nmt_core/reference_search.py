@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .beam_trace import length_penalty as penalty_divisor
 from .decoding import TokenBans, max_output_lengths, next_token_logprobs
+from .decoding import length_penalty as penalty_divisor
 from .model import Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID
 

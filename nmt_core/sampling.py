@@ -11,7 +11,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .beam_trace import Hypothesis
 from .decoding import (
     NEG_INF,
     Constraints,
@@ -22,6 +21,7 @@ from .decoding import (
     normalise_prefix,
     output_limits,
 )
+from .hypotheses import Hypothesis
 from .model import Intervention, Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID
 

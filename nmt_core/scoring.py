@@ -2,7 +2,7 @@
 
 Why here and not in ``model.loss``: the numbers must compare with a beam search's (the same bans, the
 same length penalty, per-token ranks and the model's own choice at each step), which is what the
-Translate page's "score your own translation" and ``beam_trace.diagnose`` need.
+Translate page's "score your own translation" and ``hypotheses.diagnose`` need.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 import torch
 
 from .batching import make_batch
-from .beam_trace import TokenScores
-from .beam_trace import length_penalty as penalty
 from .decoding import PieceNames, TokenBans, next_token_logprobs
+from .decoding import length_penalty as penalty
+from .hypotheses import TokenScores
 from .model import Intervention, Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID
 

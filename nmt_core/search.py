@@ -17,7 +17,7 @@ written as small named steps, after HF's refactored ``_beam_search``:
 
 The live beam always holds the k best unfinished continuations (when that many exist). A hypothesis
 is complete when it ends with </s> or reaches the cap ``max_len`` (= ratio * source length + 5 tokens,
-or a given cap). Scores: logprob / length_penalty(len), with len counting </s> (``beam_trace.py``).
+or a given cap). Scores: logprob / length_penalty(len), with len counting </s> (``decoding.length_penalty``).
 
 Stopping rule: a live hypothesis with cumulative log-prob L <= 0 can only lose log-probability, and
 its final length m is at most the cap M; the penalty divisor lp(m) grows with m, so its final score
@@ -43,12 +43,8 @@ import torch
 from torch import Tensor
 
 from . import beam_records
-from .beam_trace import (
-    LENGTH_PENALTIES,
-    BeamResult,
-)
-from .beam_trace import length_penalty as penalty
 from .decoding import (
+    LENGTH_PENALTIES,
     NEG_INF,
     Constraints,
     Prefix,
@@ -57,6 +53,8 @@ from .decoding import (
     normalise_prefix,
     output_limits,
 )
+from .decoding import length_penalty as penalty
+from .hypotheses import BeamResult
 from .model import DecoderState, EncoderOutput, Intervention, Seq2Seq
 from .tokenizer import BOS_ID, EOS_ID, PAD_ID
 

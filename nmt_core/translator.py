@@ -2,7 +2,7 @@
 
 The facade the CLI, the studio and notebooks share (JoeyNMT's hub_interface idea): it owns the
 conventions (normalisation, length caps, batching, detokenisation) so callers pass plain strings and
-get back the search's own result objects (``nmt_core.beam_trace``) with texts and pieces filled in.
+get back the search's own result objects (``nmt_core.hypotheses``) with texts and pieces filled in.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import sacrebleu
 import torch
 
 from .batching import make_batch, sorted_batches
-from .beam_trace import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import pick_device
+from .hypotheses import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .notices import CheckedSource, check_source
 from .sampling import sample
 from .scoring import score_translation

@@ -8,10 +8,11 @@ import ui_common as ui
 from nmt_core import jobs, tasks
 from nmt_core.config import ATTENTIONS, CELLS, TOKENIZER_TYPES
 from nmt_core.recipes import QUICK
+from nmt_core.runs import list_runs
 
 ui.page("Train", "Training runs in its own process and reports through files in its run folder, so it keeps "
         "going when you switch pages, refresh, or close the tab. Come back any time to watch it.", needs_model=False)
-runs = jobs.list_runs(ui.runs_root())
+runs = list_runs(ui.runs_root())
 active = [r for r in runs if r.active]
 
 st.header("Your runs")

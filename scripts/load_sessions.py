@@ -36,6 +36,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from nmt_core.runs import list_runs
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
@@ -251,7 +253,6 @@ def run_load(sessions: int, max_seconds: float, training: bool = True, json_path
              work: Path | None = None) -> dict:
     from conftest_app import build_studio_env, kill_runs
 
-    from nmt_core import jobs
 
     work = Path(work or tempfile.mkdtemp(prefix="load-sessions-"))
     env_vars = build_studio_env(work)
@@ -261,7 +262,7 @@ def run_load(sessions: int, max_seconds: float, training: bool = True, json_path
     runs = Path(env_vars["NMT_STUDIO_RUNS"])
     try:
         rows, train_rows = asyncio.run(asyncio.wait_for(drive(url, cases, training), max_seconds))
-        runs_started = [i.name for i in jobs.list_runs(runs)]
+        runs_started = [i.name for i in list_runs(runs)]
     finally:
         kill_runs(runs)
         stop_server(proc)

@@ -17,6 +17,7 @@ from nmt_core import tasks
 from nmt_core.checkpoint import make_payload, save_checkpoint
 from nmt_core.config import ExperimentConfig
 from nmt_core.model import Seq2Seq
+from nmt_core.runs import list_runs, pid_alive
 from nmt_core.tokenizer import train_tokenizers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,13 +64,13 @@ def kill_runs(runs: Path) -> None:
     """Stop every training process a test left behind (by the pids in the run folders it created)."""
     from nmt_core import jobs
 
-    for info in jobs.list_runs(runs):
+    for info in list_runs(runs):
         if info.active:
             jobs.kill_run(info.path)
     for pid_file in runs.glob("_labs/*.pid"):
         try:
             pid = int(pid_file.read_text())
-            if jobs.pid_alive(pid):
+            if pid_alive(pid):
                 os.killpg(os.getpgid(pid), 15)
         except (OSError, ValueError):
             pass

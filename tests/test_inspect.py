@@ -26,7 +26,7 @@ from nmt_core.inspection import (
     intervene,
     keep_only_source,
 )
-from nmt_core.inspection._run import prepare, source_tensors, teacher_forced
+from nmt_core.inspection.sentence import prepare, source_tensors, teacher_forced
 from nmt_core.model import Intervention, Seq2Seq
 
 SRC, TGT = "the red car is fast", "el coche rojo es rápido"

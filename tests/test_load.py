@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from conftest_app import kill_runs, studio_folder
 
+from nmt_core.runs import RunInfo, active_runs
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -93,11 +95,11 @@ def test_two_training_requests_at_the_same_moment(tmp_path):
             t.start()
         for t in threads:
             t.join(timeout=60)
-        started = [n for n, o in outcome.items() if isinstance(o, jobs.RunInfo)]
+        started = [n for n, o in outcome.items() if isinstance(o, RunInfo)]
         refused = [o for o in outcome.values() if isinstance(o, jobs.JobLimitError)]
         assert len(started) == 1 and len(refused) == 1, outcome
         assert "already running" in str(refused[0]) and f"run '{started[0]}'" in str(refused[0])
-        assert [r.name for r in jobs.active_runs(root)] == started
+        assert [r.name for r in active_runs(root)] == started
     finally:
         kill_runs(root)
 

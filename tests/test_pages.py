@@ -16,6 +16,7 @@ from conftest_app import studio_folder
 from streamlit.testing.v1 import AppTest
 
 from nmt_core import jobs
+from nmt_core.runs import log_tail, run_info
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -205,10 +206,10 @@ def test_train_start_limit_and_stop(studio):
     at.button(key="tr_stop").click().run()
     assert not at.exception
     deadline = time.time() + 60  # only needed if the run got past "starting" (it then saves before exiting)
-    while jobs.run_info(run).active and time.time() < deadline:
+    while run_info(run).active and time.time() < deadline:
         time.sleep(0.3)
-    info = jobs.run_info(run)
-    assert info.state == "stopped" and not info.active, (info, jobs.log_tail(run))
+    info = run_info(run)
+    assert info.state == "stopped" and not info.active, (info, log_tail(run))
     at.run()
     assert not [b for b in at.button if b.key == "tr_stop"]  # no Stop button for a stopped run
 
@@ -288,7 +289,7 @@ def test_stop_before_training_began_terminates_the_process(studio):
     with pytest.raises(ValueError, match="already exists"):
         jobs.start_training(cfg, runs, "early", limit=5)
     jobs.stop_run(info.path)  # no STOP file dance: the process is terminated and the run marked stopped
-    after = jobs.run_info(info.path)
+    after = run_info(info.path)
     assert after.state == "stopped" and not after.active and "terminated" in after.message
     with pytest.raises(ValueError, match="no last.pt"):
         jobs.resume_training(runs, "early")

@@ -26,9 +26,9 @@ from nmt_core import inspection, jobs
 from nmt_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, make_payload, save_checkpoint
 from nmt_core.config import ExperimentConfig
 from nmt_core.corpus import CorpusError, read_corpus, read_csv, read_parallel, read_tsv
-from nmt_core.inspection._run import MAX_PIECES
+from nmt_core.inspection.sentence import MAX_PIECES
 from nmt_core.model import Intervention
-from nmt_core.runs import RunDir, run_path, safe_run_name
+from nmt_core.runs import RunDir, list_runs, log_tail, run_info, run_path, safe_run_name
 from nmt_core.tokenizer import EOS_ID
 from nmt_core.translator import MAX_INPUT_PIECES, MAX_TARGET_PIECES, Translator
 
@@ -374,11 +374,11 @@ def test_upload_names_cannot_escape_the_run_folder(studio, filename):
 
 
 def _stop_all(root: Path) -> None:
-    for info in jobs.list_runs(root):
+    for info in list_runs(root):
         if info.active:
             jobs.kill_run(info.path)
     deadline = time.time() + 30
-    while any(i.active for i in jobs.list_runs(root)) and time.time() < deadline:
+    while any(i.active for i in list_runs(root)) and time.time() < deadline:
         time.sleep(0.2)
 
 
@@ -444,10 +444,10 @@ def test_bad_upload_makes_the_run_fail_with_the_reason(studio):
     assert ui_common.start_run("junk-upload", raw, {"path": upload}) is None
     path = Path(studio, "runs", "junk-upload")
     deadline = time.time() + 90
-    while jobs.run_info(path).active and time.time() < deadline:
+    while run_info(path).active and time.time() < deadline:
         time.sleep(0.3)
-    info = jobs.run_info(path)
-    assert info.state == "failed", (info, jobs.log_tail(path))
+    info = run_info(path)
+    assert info.state == "failed", (info, log_tail(path))
     assert "not valid utf-8" in info.message and "line 1" in info.message
 
 

@@ -16,8 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nmt_core.batching import make_batch
-from nmt_core.beam_trace import BeamTrace, diagnose, length_penalty
+from nmt_core.beam_trace import BeamTrace
 from nmt_core.config import ModelConfig
+from nmt_core.decoding import length_penalty
+from nmt_core.hypotheses import diagnose
 from nmt_core.model import Intervention, Seq2Seq
 from nmt_core.sampling import sample
 from nmt_core.scoring import score_translation

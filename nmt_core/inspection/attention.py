@@ -30,7 +30,7 @@ import torch
 from ..corpus import parse_alignment
 from ..model import Seq2Seq
 from ..tokenizer import TokenizerPair
-from ._run import prepare, teacher_forced, word_groups
+from .sentence import prepare, teacher_forced, word_groups
 
 Link = tuple[int, int]  # (source position, target position)
 

@@ -17,7 +17,7 @@ def inspect_sentence(checkpoint: Checkpoint, src: str, tgt: str | None = None) -
     """Attention, gates (with summaries) and gradient flow for one sentence. Without ``tgt`` the
     model's greedy output is the target everything is teacher-forced on."""
     from ..notices import check_source
-    from ._run import MAX_PIECES
+    from .sentence import MAX_PIECES
 
     model, tokenizers = checkpoint.model, checkpoint.tokenizers
     notices = check_source(src, tokenizers.src, max_pieces=MAX_PIECES, max_words=checkpoint.training_max_words).notices

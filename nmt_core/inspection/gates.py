@@ -25,7 +25,7 @@ import torch
 from ..equations import GATE_NAMES
 from ..model import Seq2Seq
 from ..tokenizer import TokenizerPair
-from ._run import prepare, teacher_forced
+from .sentence import prepare, teacher_forced
 
 Key = tuple[str, int, int, str]  # (side, layer, direction, gate)
 SIGMOID_GATES = ("i", "f", "o", "r", "z")  # range [0, 1]

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from ..model import Seq2Seq
 from ..tokenizer import TokenizerPair
-from ._run import prepare, teacher_forced
+from .sentence import prepare, teacher_forced
 
 QUANTITIES = {
     "dL/dh (total)": "‖dL/dh_t‖, total derivative through the recurrence (replay h_steps)",

@@ -23,7 +23,7 @@ import torch
 from ..equations import GATE_NAMES
 from ..model import Intervention, Seq2Seq
 from ..tokenizer import TokenizerPair
-from ._run import Decoded, greedy, prepare, teacher_forced
+from .sentence import Decoded, greedy, prepare, teacher_forced
 
 
 @dataclass(frozen=True, eq=False)  # holds arrays: no element-wise __eq__

@@ -18,7 +18,7 @@ import pandas as pd
 import sacrebleu
 
 from .common import LabResult, Progress, Stopwatch, say, work_folder
-from .seq2seq import (
+from .variants import (
     BUDGETS,
     Seq2SeqBudget,
     base_config,

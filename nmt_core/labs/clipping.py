@@ -31,7 +31,7 @@ from ..checkpoint import read_payload
 from ..runs import RunDir
 from ..train import Trainer, make_scheduler
 from .common import LabResult, Progress, Stopwatch, say, work_folder
-from .seq2seq import BUDGETS, Seq2SeqBudget, base_config, variant_config
+from .variants import BUDGETS, Seq2SeqBudget, base_config, variant_config
 
 LR = 3.0  # plain SGD; ~1.0 trains smoothly without clipping, 3.0 explodes within a few dozen steps
 VARIANTS = {

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..checkpoint import load_checkpoint
 from .common import LabResult, Progress, Stopwatch, say, work_folder
-from .seq2seq import (
+from .variants import (
     BUDGETS,
     Seq2SeqBudget,
     base_config,

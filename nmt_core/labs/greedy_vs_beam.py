@@ -26,7 +26,7 @@ from ..batching import make_batch, sorted_batches
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..search import beam_search
 from .common import LabResult, Progress, Stopwatch, say, work_folder
-from .seq2seq import BUDGETS, Seq2SeqBudget, base_config, bleu, dev_split, train_variant
+from .variants import BUDGETS, Seq2SeqBudget, base_config, bleu, dev_split, train_variant
 
 DEV_SENTENCES = {"tiny": 20, "small": 200, "full": 500}
 

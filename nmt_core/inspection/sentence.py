@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..decoding import TokenBans, logprobs, next_token_logprobs
 from ..model import Intervention, Seq2Seq, StepOutput
 from ..text import normalize
 from ..tokenizer import BOS_ID, EOS_ID, TokenizerPair
@@ -117,14 +118,9 @@ def teacher_forced(model: Seq2Seq, prep: Prepared, *, trace: bool = True,
                                  intervention=intervention)
         state = step.state
         steps.append(step)
-        log_probs.append(_log_softmax(step.logits)[:, y])  # (copies,)
+        log_probs.append(logprobs(step.logits)[:, y])  # (copies,)
     table = torch.stack(log_probs, dim=1)  # (copies, T)
     return Forward(enc, steps, table[0] if copies == 1 else table)
-
-
-def _log_softmax(logits: Tensor) -> Tensor:
-    """In at least float32 (autocast may give half), never lowering a float64 model's precision."""
-    return torch.log_softmax(logits if logits.dtype == torch.float64 else logits.float(), dim=-1)
 
 
 @dataclass(frozen=True)
@@ -143,16 +139,16 @@ def greedy(model: Seq2Seq, src_ids, *, max_len: int, intervention: Intervention 
     src, lengths = source_tensors(model, src_ids)
     enc = model.encode(src, lengths, trace=trace, intervention=intervention)
     state = model.init_state(enc)
+    bans = TokenBans(model.cfg.tgt_vocab_size, 1, [[]], None, src.device)
     y = torch.tensor([BOS_ID], device=src.device)
     ids, log_probs, attention = [], [], []
     for _ in range(max_len):
-        step = model.decode_step(y, state, enc, trace=trace, intervention=intervention)
-        state = step.state
-        logp = _log_softmax(step.logits)[0]
+        logp, state, weights = next_token_logprobs(model, y, state, enc, bans, intervention=intervention, trace=trace)
+        logp = logp[0]
         y = logp.argmax().view(1)
         log_probs.append(float(logp[y]))
-        if step.attention is not None:
-            attention.append(tuple(step.attention[0].float().tolist()))
+        if weights is not None:
+            attention.append(tuple(weights[0].float().tolist()))
         if int(y) == EOS_ID:
             return Decoded(tuple(ids), tuple(log_probs), tuple(attention) if attention else None, True)
         ids.append(int(y))
