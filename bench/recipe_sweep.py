@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from nmt_core.batching import bucketed_batches  # noqa: E402
 from nmt_core.config import load_config  # noqa: E402
-from nmt_core.train import prepare_data  # noqa: E402
+from nmt_core.data import prepare_data  # noqa: E402
 
 
 def steps_for_tokens(config: str, overrides: list[str], tokens: float) -> tuple[int, float]:
@@ -100,8 +100,9 @@ def report(run: dict, out: str | None) -> None:
 def child(args) -> int:
     """Train one variant, then score its best checkpoint on the test split (greedy and beam 5)."""
     from nmt_core.data import make_splits
+    from nmt_core.evaluation import corpus_scores
     from nmt_core.train import Trainer
-    from nmt_core.translator import Translator, corpus_scores
+    from nmt_core.translator import Translator
 
     name, _, joined = args.variant[0].partition("=")
     overrides = [o for o in joined.split(",") if o]

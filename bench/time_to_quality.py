@@ -146,7 +146,7 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def scores(hyps: list[str], refs: list[str]) -> dict[str, float]:
-    from nmt_core.translator import corpus_scores
+    from nmt_core.evaluation import corpus_scores
 
     return corpus_scores(hyps, refs) if len(hyps) == len(refs) else {"bleu": None, "chrf": None}
 

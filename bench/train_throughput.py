@@ -261,7 +261,7 @@ def worker_decode(args) -> dict:
     from nmt_core.batching import make_batch, sorted_batches
     from nmt_core.checkpoint import load_checkpoint
     from nmt_core.corpus import read_parallel
-    from nmt_core.translator import corpus_scores
+    from nmt_core.evaluation import corpus_scores
 
     torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint, args.device)
@@ -483,7 +483,7 @@ def peer_decode(result: dict, work: Path, export: Path, cfg_path: Path, peer_pyt
             result[name] = {"error": f"joeynmt test failed (exit {proc.returncode}); see {log_path}"}
             continue
         from nmt_core.corpus import read_parallel
-        from nmt_core.translator import corpus_scores
+        from nmt_core.evaluation import corpus_scores
 
         refs = read_parallel(export / "test.src", export / "test.tgt").tgt
         hyp_file = work / f"hyp_{name}.test"

@@ -192,7 +192,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .corpus import read_parallel
-    from .translator import Translator, corpus_scores
+    from .evaluation import corpus_scores
+    from .translator import Translator
 
     pairs = read_parallel(args.src, args.ref)
     translator = Translator.from_path(args.checkpoint, args.device)
@@ -269,11 +270,8 @@ def _add_decoding_options(p: argparse.ArgumentParser) -> None:
                    help="write the search trace of every input, with attention and rejected continuations")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m nmt_core", description="NMT Studio core: data, training, "
-                                     "translation and evaluation of recurrent seq2seq models.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _data_commands(sub) -> None:
+    """data, split: write train/dev/test files."""
     p = sub.add_parser("data", help="write a built-in task's train/dev/test files")
     p.add_argument("task", help="toy-en-es | dates | numbers-de | recall")
     p.add_argument("--out", required=True, help="output directory")
@@ -286,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="task option, e.g. --option lag=20 for recall")
     p.set_defaults(func=cmd_data)
 
+    p = sub.add_parser("split", help="write a config's train/dev/test files exactly as training splits them")
+    p.add_argument("config")
+    p.add_argument("--out", required=True, help="output directory for {train,dev,test}.{src,tgt}")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    p.set_defaults(func=cmd_split)
+
+
+def _training_commands(sub) -> None:
+    """train, export: make a model and a shareable file of it."""
     p = sub.add_parser("train", help="train a model from a YAML config")
     p.add_argument("config", help="experiment YAML (see configs/)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -297,12 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
                    "split from the corpus)")
     p.add_argument("--test", nargs=2, metavar=("SRC", "TGT"), help="your own test files (kept out of training)")
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("split", help="write a config's train/dev/test files exactly as training splits them")
-    p.add_argument("config")
-    p.add_argument("--out", required=True, help="output directory for {train,dev,test}.{src,tgt}")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.set_defaults(func=cmd_split)
 
     p = sub.add_parser("export", help="a shareable checkpoint: no training state, weights float32/float16/int8")
     p.add_argument("source")
@@ -316,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attribution", help="data licence and attribution shown on the model card")
     p.set_defaults(func=cmd_export)
 
+
+def _decoding_commands(sub) -> None:
+    """translate, evaluate, inspect: use a trained model."""
     p = sub.add_parser("translate", help="translate lines from stdin to stdout")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--device", default="auto")
@@ -345,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the JSON here (default: stdout)")
     p.set_defaults(func=cmd_inspect)
 
+
+def _lab_command(sub) -> None:
+    """lab: run a teaching experiment."""
     from .labs import BUDGETS, LABS
 
     p = sub.add_parser("lab", help="run a teaching lab and write its tables as CSV")
@@ -356,6 +363,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: small recurrent models run fastest on one thread)")
     p.set_defaults(func=cmd_lab)
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nmt_core", description="NMT Studio core: data, training, "
+                                     "translation and evaluation of recurrent seq2seq models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_data_commands, _training_commands, _decoding_commands, _lab_command):
+        add(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""The train/dev/test pairs of an experiment, built the same way by training, evaluation, labs and the app.
+"""The data of an experiment: its train/dev/test pairs, tokenizers and encoded ids, built the same way by
+training, evaluation, labs and the app.
 
 Why one function: a shipped model's test BLEU means something only if the test pairs are exactly the
 ones training never saw. ``make_splits(cfg.data)`` is the one place that reads or generates the corpus,
@@ -8,11 +9,14 @@ what it did, so the Data page, ``python -m nmt_core split`` and the trainer cann
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import corpus, tasks
-from .config import DataConfig
+from .config import DataConfig, ExperimentConfig
+from .model import Seq2Seq
+from .tokenizer import TokenizerPair, train_tokenizers
 
 
 def load_pairs(d: DataConfig) -> corpus.ParallelCorpus:
@@ -72,3 +76,37 @@ def write_splits(d: DataConfig, out_dir: str | Path) -> tuple[corpus.Splits, dic
     """``make_splits`` written as ``{train,dev,test}.{src,tgt}``: the files ``evaluate`` reads."""
     splits, report = make_splits(d)
     return splits, report, corpus.write_splits(splits, out_dir)
+
+
+@dataclass
+class PreparedData:
+    splits: corpus.Splits
+    tokenizers: TokenizerPair
+    train_src: list[list[int]]
+    train_tgt: list[list[int]]
+    dev_src: list[list[int]]
+    dev_tgt: list[list[int]]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare_data(cfg: ExperimentConfig, tokenizers: TokenizerPair | None = None) -> PreparedData:
+    """Make the splits (``data.make_splits``), train tokenizers on the train split (unless given), encode."""
+    tok = cfg.tokenizer
+    splits, report = make_splits(cfg.data)
+    if tokenizers is None:
+        tokenizers = train_tokenizers(splits.train.src, splits.train.tgt, model_type=tok.type,
+                                      vocab_size=tok.vocab_size, joint=tok.joint,
+                                      character_coverage=tok.character_coverage)
+    enc_src, enc_tgt = tokenizers.src.encode, tokenizers.tgt.encode
+    return PreparedData(
+        splits, tokenizers,
+        [enc_src(s) for s in splits.train.src], [enc_tgt(t) for t in splits.train.tgt],
+        [enc_src(s) for s in splits.dev.src], [enc_tgt(t) for t in splits.dev.tgt],
+        report,
+    )
+
+
+def build_model(cfg: ExperimentConfig, tokenizers: TokenizerPair) -> Seq2Seq:
+    cfg.model.src_vocab_size = tokenizers.src.vocab_size
+    cfg.model.tgt_vocab_size = tokenizers.tgt.vocab_size
+    return Seq2Seq(cfg.model)

@@ -269,8 +269,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
             fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
         records.append((active_dev, beam_records.record_step(sel, new, cand, logp, attn, record, top_n_rejected)))
         code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha, stopping).cpu()
-        stopped = code > 0
-        live = new
+        stopped, live = code > 0, new
         if not bool(stopped.any()):
             continue
         for i, c in zip(active[stopped].tolist(), code[stopped].tolist()):
@@ -279,8 +278,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         if bool(stopped.all()):
             break
         keep = (~stopped).nonzero().view(-1)
-        keep_dev = keep.to(device)
-        live, fin, enc = _keep_sentences(live, fin, enc, keep_dev, k)
+        live, fin, enc = _keep_sentences(live, fin, enc, keep_dev := keep.to(device), k)
         active, active_dev, limits_dev = active[keep], active_dev[keep_dev], limits_dev[keep_dev]
     settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
                 "stopping": stopping, "record": record, "top_n_rejected": top_n_rejected if record else 0}

@@ -20,85 +20,19 @@ import torch
 import yaml
 from tqdm import tqdm
 
-from . import corpus, distributed
-from .batching import bucketed_batches, make_batch, sorted_batches
+from . import distributed
+from .batching import bucketed_batches, make_batch
 from .checkpoint import checkpoint_from_payload, make_payload, read_payload, save_checkpoint
 from .config import ExperimentConfig
-from .data import make_splits
+from .data import build_model, prepare_data
 from .device import autocast, pick_device, set_threads
+from .evaluation import validate
 from .model import Seq2Seq
 from .runs import RunDir
-from .search import greedy_search
-from .tokenizer import TokenizerPair, train_tokenizers
-from .translator import corpus_scores
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, unusable data, ...); the message is for the user."""
-
-
-# --------------------------------------------------------------------------------------- data
-@dataclass
-class PreparedData:
-    splits: corpus.Splits
-    tokenizers: TokenizerPair
-    train_src: list[list[int]]
-    train_tgt: list[list[int]]
-    dev_src: list[list[int]]
-    dev_tgt: list[list[int]]
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-def prepare_data(cfg: ExperimentConfig, tokenizers: TokenizerPair | None = None) -> PreparedData:
-    """Make the splits (``data.make_splits``), train tokenizers on the train split (unless given), encode."""
-    tok = cfg.tokenizer
-    splits, report = make_splits(cfg.data)
-    if tokenizers is None:
-        tokenizers = train_tokenizers(splits.train.src, splits.train.tgt, model_type=tok.type,
-                                      vocab_size=tok.vocab_size, joint=tok.joint,
-                                      character_coverage=tok.character_coverage)
-    enc_src, enc_tgt = tokenizers.src.encode, tokenizers.tgt.encode
-    return PreparedData(
-        splits, tokenizers,
-        [enc_src(s) for s in splits.train.src], [enc_tgt(t) for t in splits.train.tgt],
-        [enc_src(s) for s in splits.dev.src], [enc_tgt(t) for t in splits.dev.tgt],
-        report,
-    )
-
-
-def build_model(cfg: ExperimentConfig, tokenizers: TokenizerPair) -> Seq2Seq:
-    cfg.model.src_vocab_size = tokenizers.src.vocab_size
-    cfg.model.tgt_vocab_size = tokenizers.tgt.vocab_size
-    return Seq2Seq(cfg.model)
-
-
-# --------------------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def validate(model: Seq2Seq, data: PreparedData, cfg: ExperimentConfig, device: torch.device) -> dict[str, Any]:
-    """Dev loss/perplexity on the whole dev split; greedy BLEU/chrF on the first N dev sentences."""
-    was_training = model.training
-    model.eval()
-    total, tokens = torch.zeros((), device=device), torch.zeros((), device=device)
-    for index in sorted_batches([len(s) for s in data.dev_src], 128):
-        batch = make_batch([data.dev_src[i] for i in index], [data.dev_tgt[i] for i in index]).to(device)
-        with autocast(device, cfg.train.amp):
-            loss, n = model.loss(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out)
-        total += loss.float()
-        tokens += n
-    dev_loss = (total / tokens.clamp(min=1)).item()
-    n_bleu = min(cfg.train.dev_bleu_sentences, len(data.dev_src))
-    hyps = [""] * n_bleu
-    for index in sorted_batches([len(s) for s in data.dev_src[:n_bleu]], 128):
-        batch = make_batch([data.dev_src[i] for i in index]).to(device)
-        for i, ids in zip(index, greedy_search(model, batch.src, batch.src_lengths,
-                                               max_ratio=cfg.train.max_decode_ratio)):
-            hyps[i] = data.tokenizers.tgt.decode(ids)
-    refs = data.splits.dev.tgt[:n_bleu]
-    scores = corpus_scores(hyps, refs)
-    samples = [{"src": data.splits.dev.src[i], "ref": refs[i], "hyp": hyps[i]} for i in range(min(4, n_bleu))]
-    model.train(was_training)
-    return {"dev_loss": dev_loss, "dev_ppl": math.exp(min(dev_loss, 50.0)), "bleu": scores["bleu"],
-            "chrf": scores["chrf"], "samples": samples}
 
 
 # --------------------------------------------------------------------------------------- training

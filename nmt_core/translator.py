@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import sacrebleu
 import torch
 
 from .batching import make_batch, sorted_batches
@@ -140,14 +139,3 @@ class Translator:
                          seed=seed, max_ratio=max_ratio, prefix=self._prefix_ids(prefix),
                          tgt_tokenizer=self.tokenizers.tgt)[0]
         return [self._finish(h) for h in samples]
-
-
-def corpus_scores(hypotheses: list[str], references: list[str]) -> dict[str, float]:
-    """BLEU and chrF from sacrebleu (the reference implementation; never re-implemented here)."""
-    if len(hypotheses) != len(references):
-        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    # force=True: our corpora are whitespace-tokenised on purpose (word-level tokenizers, attention over
-    # words); sacrebleu's 13a tokenisation still applies, the flag only silences its warning about that.
-    bleu = sacrebleu.corpus_bleu(hypotheses, [references], force=True)
-    chrf = sacrebleu.corpus_chrf(hypotheses, [references])
-    return {"bleu": round(bleu.score, 2), "chrf": round(chrf.score, 2), "sentences": len(hypotheses)}

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..model import RNN_CLASSES
+from ..recurrent import RNN_CLASSES
 from ..replay import replay_rnn
 from ..tasks.recall import recall_arrays
 from .common import LabResult, Progress, Stopwatch, say
