@@ -1,14 +1,11 @@
 """Home: what the studio is, which model is loaded, and that model's card."""
 
-import pandas as pd
 import streamlit as st
-import yaml
 
-import ui_common as ui
-from nmt_core import viz
+from studio import layout, model_card
 
-ref = ui.page("NMT Studio", "A studio for teaching and inspecting recurrent neural machine translation.",
-              needs_model=False)
+ref = layout.page("NMT Studio", "A studio for teaching and inspecting recurrent neural machine translation.",
+                  needs_model=False)
 
 st.markdown("""
 Type a sentence, watch a **recurrent encoder-decoder with attention** translate it, and open up every
@@ -34,55 +31,4 @@ if ref is None:
     st.stop()
 
 st.header("Model card")
-ckpt = ui.checkpoint(ref)
-cfg, metrics = ckpt.config, ckpt.metrics
-m = cfg.model
-corpus_files = ", ".join(str(v) for k, v in (cfg.data.corpus or {}).items() if k.endswith("path"))
-data = f"built-in task {cfg.data.task}" if cfg.data.task and not cfg.data.corpus else f"corpus {corpus_files}"
-cols = st.columns(5)
-cols[0].metric("Parameters", f"{ckpt.model.num_parameters():,}")
-cols[1].metric("Training steps", f"{ckpt.step:,}")
-cols[2].metric("Dev BLEU", f"{metrics['bleu']:.1f}" if "bleu" in metrics else "–")
-cols[3].metric("Dev chrF", f"{metrics['chrf']:.1f}" if "chrf" in metrics else "–")
-cols[4].metric("Dev perplexity", f"{metrics['dev_ppl']:.2f}" if "dev_ppl" in metrics else "–")
-st.markdown(
-    f"**Architecture:** {'bidirectional ' if m.bidirectional else ''}{m.cell.upper()} encoder "
-    f"({m.encoder_layers} layer{'s' * (m.encoder_layers > 1)}, {m.hidden_size} units per direction) → "
-    f"{m.cell.upper()} decoder ({m.decoder_layers} layer{'s' * (m.decoder_layers > 1)}), "
-    f"**{m.attention}** attention{', input feeding' if m.input_feeding and m.attention != 'none' else ''}; "
-    f"embeddings {m.embedding_size}; vocabularies {m.src_vocab_size:,} → {m.tgt_vocab_size:,} "
-    f"({cfg.tokenizer.type} pieces).")
-report = metrics.get("data") or {}
-sources = report.get("sources") or {}
-st.markdown(f"**Data:** {ui.escape_md(data)}" + (f" · {ui.escape_md(ckpt.extra['attribution'])}"
-                                                  if ckpt.extra.get("attribution") else ""))
-if sources:
-    st.caption("Dev scores above: " + ui.escape_md(sources.get("dev", "")) + " · test: "
-               + ui.escape_md(sources.get("test", "")))
-scalars = {k: v for k, v in report.items() if isinstance(v, int | float | str)}
-if scalars:
-    st.dataframe(pd.DataFrame([scalars]), hide_index=True)
-evaluations = ckpt.extra.get("evaluations") or []
-if evaluations:
-    st.subheader("Test scores")
-    st.caption("Measured with `python -m nmt_core evaluate --record`: sacrebleu BLEU and chrF against one reference, "
-               "on the file named in each row (its text fingerprinted by `data_sha256`).")
-    table = pd.DataFrame(evaluations)
-    shown = [c for c in ("bleu", "chrf", "sentences", "beam", "length_penalty", "alpha", "src", "ref", "data_sha256",
-                         "date") if c in table]
-    st.dataframe(table[shown], hide_index=True)
-    ui.frame_download(table, f"{ref.key.split(' ')[0]}-evaluations")
-if ckpt.extra.get("weights", "float32") != "float32":
-    st.caption(f"Weights stored as {ckpt.extra['weights']} (loaded as float32); docs/models.md gives what that "
-               "costs in BLEU.")
-
-history = pd.DataFrame(ckpt.history)
-if not history.empty:
-    st.subheader("How it trained")
-    ui.chart_with_downloads(viz.training_curves(history), history, "training-curves")
-
-with st.expander("Full configuration (YAML)"):
-    text = yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True)
-    st.code(text, language="yaml")
-    st.download_button("Download config", text, f"{ref.key.replace('/', '_')}.yaml", key="dl-config",
-                       on_click="ignore")
+model_card.model_card(ref)

@@ -2,7 +2,7 @@
 
 Shared by ``bench/time_to_quality.py`` and ``bench/recipe_sweep.py`` so that both toolkits, and every
 recipe, see the same files. The held-out parts are carved first, by *sentence* (no dev/test sentence,
-source or target, lower-cased, occurs in training: ``corpus.split(held_out="sentences")``), then the
+source or target, lower-cased, occurs in training: ``split(held_out="sentences")``), then the
 training pairs are drawn from what is left.
 
     python bench/bench_data.py --corpus data/tatoeba/deu.txt --pairs 20000 --out data/bench-20k
@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nmt_core import corpus  # noqa: E402
+from nmt_core.splits import Splits, leaked_sentences, split, write_splits  # noqa: E402
 
 DEFAULT_CORPUS = Path("/work/shared/data/tatoeba-deu-eng/deu-eng.zip")
 
@@ -43,17 +44,17 @@ def prepare(spec: list[str], out: Path, *, pairs: int, dev: int, test: int, max_
             seed: int = 1) -> dict:
     """Write ``{train,dev,test}.{src,tgt}`` and ``about.json`` into ``out``; returns the description."""
     cleaned, report = corpus.clean(read_any(spec, out / "raw"), min_len=1, max_len=max_len)
-    splits = corpus.split(cleaned, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
+    splits = split(cleaned, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
     train = splits.train
     if pairs and pairs < len(train):
         keep = np.sort(np.random.default_rng(seed).choice(len(train), pairs, replace=False)).tolist()
         train = train.select(keep)
-    final = corpus.Splits(train, splits.dev, splits.test)
-    corpus.write_splits(final, out)
+    final = Splits(train, splits.dev, splits.test)
+    write_splits(final, out)
     about = {"corpus": " ".join(spec), "sizes": final.sizes(), "max_len": max_len, "seed": seed,
              "cleaning": report.to_dict(), "held_out": "sentences",
-             "leaks": {"dev": corpus.leaked_sentences(train, splits.dev),
-                       "test": corpus.leaked_sentences(train, splits.test)}}
+             "leaks": {"dev": leaked_sentences(train, splits.dev),
+                       "test": leaked_sentences(train, splits.test)}}
     (out / "about.json").write_text(json.dumps(about, indent=1))
     return about
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nmt_core.corpus import clean, read_tsv, split  # noqa: E402
+from nmt_core.corpus import clean, read_tsv  # noqa: E402
+from nmt_core.splits import split  # noqa: E402
 
 WORDS_EN = ("the", "a", "red", "small", "dog", "cat", "house", "runs", "eats", "is", "big", "green", "apple",
             "old", "man", "woman", "we", "they")

@@ -173,7 +173,7 @@ def worker_train(args) -> dict:
     mean_src, mean_tgt = n_src / len(data.train_src), n_tgt / len(data.train_tgt)
     peak = matmul_peak(m, 64, mean_src, mean_tgt)  # before the peer starts: nobody pauses this process yet
     if args.export:  # the same splits and tokenizer for the peer
-        from nmt_core.corpus import write_splits
+        from nmt_core.splits import write_splits
 
         export = Path(args.export)
         write_splits(data.splits, export)

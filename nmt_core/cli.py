@@ -24,24 +24,25 @@ USER_ERRORS = (CheckpointError, ConfigError, CorpusError, TokenizerError, FileNo
 def cmd_data(args: argparse.Namespace) -> int:
     """Generate a built-in task and write its splits exactly as training would split it."""
     from . import corpus, tasks
+    from .splits import split, write_splits
 
     defaults = DataConfig()
     options = dict(kv.split("=", 1) for kv in args.option)
     options = {k: int(v) if v.lstrip("-").isdigit() else v for k, v in options.items()}
     pairs = tasks.generate(args.task, size=args.size, seed=args.seed, **options)
     cleaned, _ = corpus.clean(pairs, min_len=defaults.min_len, max_len=defaults.max_len)
-    splits = corpus.split(cleaned, dev_size=args.dev_size, test_size=args.test_size, seed=args.seed)
-    corpus.write_splits(splits, args.out)
+    splits = split(cleaned, dev_size=args.dev_size, test_size=args.test_size, seed=args.seed)
+    write_splits(splits, args.out)
     print(f"wrote {len(splits.train)} train, {len(splits.dev)} dev, {len(splits.test)} test pairs to {args.out}")
     return 0
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     """Write a config's train/dev/test pairs exactly as training makes them (the files ``evaluate`` reads)."""
-    from .data import write_splits
+    from .data import export_splits
 
     cfg = load_config(args.config, args.set)
-    splits, report, _ = write_splits(cfg.data, args.out)
+    splits, report, _ = export_splits(cfg.data, args.out)
     print(json.dumps({"out": str(args.out), **splits.sizes(), "held_out": report["held_out"],
                       "sources": report["sources"]}))
     return 0

@@ -16,6 +16,7 @@ from typing import Any
 from . import corpus, tasks
 from .config import DataConfig, ExperimentConfig
 from .model import Seq2Seq
+from .splits import Splits, split, without_sentences_of, write_splits
 from .tokenizer import TokenizerPair, train_tokenizers
 
 
@@ -47,18 +48,18 @@ def describe(spec: dict[str, Any] | None) -> str:
     return " + ".join(paths)
 
 
-def make_splits(d: DataConfig) -> tuple[corpus.Splits, dict[str, Any]]:
+def make_splits(d: DataConfig) -> tuple[Splits, dict[str, Any]]:
     """Read or generate, clean, split. Returns the splits and a report of every decision (pairs dropped by
     the length filter, duplicates, training pairs removed because they share a sentence with a given dev or
     test file, and where each part comes from), which the trainer stores in every checkpoint."""
     cleaned, clean_report = corpus.clean(load_pairs(d), min_len=d.min_len, max_len=d.max_len)
     dev, test = _given(d.dev_corpus, d, "dev"), _given(d.test_corpus, d, "test")
-    carved = corpus.split(cleaned, dev_size=0 if dev is not None else d.dev_size,
+    carved = split(cleaned, dev_size=0 if dev is not None else d.dev_size,
                           test_size=0 if test is not None else d.test_size, seed=d.seed, held_out=d.held_out)
     train, removed = carved.train, 0
     if d.held_out == "sentences" and (dev is not None or test is not None):
-        train, removed = corpus.without_sentences_of(train, *[p for p in (dev, test) if p is not None])
-    splits = corpus.Splits(train, dev if dev is not None else carved.dev, test if test is not None else carved.test)
+        train, removed = without_sentences_of(train, *[p for p in (dev, test) if p is not None])
+    splits = Splits(train, dev if dev is not None else carved.dev, test if test is not None else carved.test)
     source = describe(d.corpus) or f"built-in task {d.task!r} (seed {d.seed})"
     carved_how = f"carved from the corpus (seed {d.seed}, held out by {d.held_out})"
     report = {
@@ -72,15 +73,15 @@ def make_splits(d: DataConfig) -> tuple[corpus.Splits, dict[str, Any]]:
     return splits, report
 
 
-def write_splits(d: DataConfig, out_dir: str | Path) -> tuple[corpus.Splits, dict[str, Any], list[Path]]:
+def export_splits(d: DataConfig, out_dir: str | Path) -> tuple[Splits, dict[str, Any], list[Path]]:
     """``make_splits`` written as ``{train,dev,test}.{src,tgt}``: the files ``evaluate`` reads."""
     splits, report = make_splits(d)
-    return splits, report, corpus.write_splits(splits, out_dir)
+    return splits, report, write_splits(splits, out_dir)
 
 
 @dataclass
 class PreparedData:
-    splits: corpus.Splits
+    splits: Splits
     tokenizers: TokenizerPair
     train_src: list[list[int]]
     train_tgt: list[list[int]]

@@ -6,7 +6,7 @@ contained, and it runs exactly the code path of the terminal (``python -m nmt_co
 child talks to the app only through its run directory (``runs.RunDir``: status.json, metrics.jsonl,
 STOP, train.log), so any number of browser sessions can watch the same run.
 
-Nothing here imports Streamlit; ``ui_common`` wraps it for the pages.
+Nothing here imports Streamlit; ``studio`` wraps it for the pages.
 """
 
 from __future__ import annotations

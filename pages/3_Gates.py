@@ -3,48 +3,50 @@
 import pandas as pd
 import streamlit as st
 
-import ui_common as ui
 from nmt_core import viz
+from nmt_core.equations import EQUATIONS, GATE_LABELS
+from studio import display, downloads, layout, models, sentences, state
 
-ref = ui.page("Gates",
-              "The fused LSTM kernel hides its gates, so the studio replays the same weights with the textbook "
-              "equations and records every value: time runs left to right, one row per unit. The decoder is "
-              "teacher-forced on the model's own translation.")
-sentence = ui.sentence_box(ref)
+ref = layout.page("Gates",
+                  "The fused LSTM kernel hides its gates, so the studio replays the same weights with the textbook "
+                  "equations and records every value: time runs left to right, one row per unit. The decoder is "
+                  "teacher-forced on the model's own translation.")
+sentence = sentences.sentence_box(ref)
 if sentence is None:
     st.stop()
-result = ui.gates(ref, sentence)
-ui.show_text("The model's translation (what the decoder runs on)", result.tgt_text)
+result = models.gates(ref, sentence)
+display.show_text("The model's translation (what the decoder runs on)", result.tgt_text)
 
 names = {f"{side} · layer {layer}" + (f" · {'backward' if d else 'forward'}" if side == "encoder" and
                                       any(k[2] for k in result.layers) else ""): (side, layer, d)
          for side, layer, d in result.layers}
-choice = ui.control(st.selectbox, "Layer", "layer", next(iter(names)), options=list(names))
+choice = state.control(st.selectbox, "Layer", "layer", next(iter(names)), options=list(names))
 side, layer, direction = names[choice]
-gate_names = [g for g, _, _ in ui.EQUATIONS[result.cell]]
-steps = ui.labels(result.labels(side))
+equations = EQUATIONS[result.cell]
+gate_names = [eq.quantity for eq in equations]
+steps = display.labels(result.labels(side))
 hidden = result.get(side, gate_names[0], layer, direction).shape[1]
-unit = ui.control(st.slider, "Unit to follow", "unit", 0, min_value=0, max_value=hidden - 1,
-                  help="Highlighted in the heatmaps and plotted over time below.")
+unit = state.control(st.slider, "Unit to follow", "unit", 0, min_value=0, max_value=hidden - 1,
+                     help="Highlighted in the heatmaps and plotted over time below.")
 
 eq_col, chart_col = st.columns([1, 2], gap="large")
 with eq_col:
     st.markdown(f"**The {result.cell.upper()} equations**")
-    for _, tex, text in ui.EQUATIONS[result.cell]:
-        st.latex(tex)
-        st.caption(text)
+    for eq in equations:
+        st.latex(eq.latex)
+        st.caption(eq.meaning)
 with chart_col:
-    for tab, gate in zip(st.tabs([ui.GATE_LABELS[g] for g in gate_names]), gate_names):
+    for tab, gate in zip(st.tabs([GATE_LABELS[g] for g in gate_names]), gate_names):
         with tab:
             values = result.get(side, gate, layer, direction)
             frame = pd.DataFrame(values, index=steps).rename_axis("token").reset_index()
-            ui.chart_with_downloads(viz.gate_heatmap(result, side, gate, layer, direction, max_units=None),
-                                    frame, f"gate-{gate}-{side}{layer}{direction}")
+            downloads.chart_with_downloads(viz.gate_heatmap(result, side, gate, layer, direction, max_units=None),
+                                           frame, f"gate-{gate}-{side}{layer}{direction}")
 
 st.subheader(f"Unit {unit} over time")
 lines = pd.DataFrame({g: result.get(side, g, layer, direction)[:, unit] for g in gate_names}, index=steps)
-ui.chart_with_downloads(viz.unit_lines(result, side, unit, gate_names, layer, direction),
-                        lines.rename_axis("token").reset_index(), f"unit-{unit}")
+downloads.chart_with_downloads(viz.unit_lines(result, side, unit, gate_names, layer, direction),
+                               lines.rename_axis("token").reset_index(), f"unit-{unit}")
 
 sigmoid = [g for g in gate_names if g in ("i", "f", "o", "r", "z")]
 if sigmoid:
@@ -52,26 +54,26 @@ if sigmoid:
     st.caption("Gates near 0 or 1 act like switches (shut or open); values in between blend. A forget gate "
                "piled up near 1 is a unit that remembers.")
     table = result.saturation()
-    ui.chart_with_downloads(viz.saturation_histogram(result), table, "saturation")
+    downloads.chart_with_downloads(viz.saturation_histogram(result), table, "saturation")
     st.dataframe(table, hide_index=True)
 
 st.subheader("Intervention: clamp one gate of one unit")
 c1, c2, c3 = st.columns(3)
 with c1:
-    gate = ui.control(st.selectbox, "Gate", "cgate", gate_names[0], options=gate_names)
+    gate = state.control(st.selectbox, "Gate", "cgate", gate_names[0], options=gate_names)
 with c2:
     low = 0.0 if gate in sigmoid else -1.0
-    value = ui.control(st.slider, f"Clamp {gate} of unit {unit} at", "cval", low, min_value=low, max_value=1.0,
-                       step=0.1)
+    value = state.control(st.slider, f"Clamp {gate} of unit {unit} at", "cval", low, min_value=low, max_value=1.0,
+                          step=0.1)
 with c3:
-    apply = ui.control(st.toggle, "Apply and re-translate", "clamp", False)
+    apply = state.control(st.toggle, "Apply and re-translate", "clamp", False)
 if apply:
-    after = ui.clamp(ref, sentence, side, layer, direction, gate, unit, value)
+    after = models.gate_clamp(ref, sentence, side, layer, direction, gate, unit, value)
     left, right = st.columns(2)
     with left:
-        ui.show_text("Before", after.before_text)
+        display.show_text("Before", after.before_text)
     with right:
-        ui.show_text(f"With {gate}[{unit}] = {value:g} at every step", after.after_text)
+        display.show_text(f"With {gate}[{unit}] = {value:g} at every step", after.after_text)
     st.caption("The translation changed." if after.changed else
                f"Same output; log p of it went {after.before_score:.3f} → {after.after_score_of_before:.3f}.")
     st.dataframe(after.to_frame(), hide_index=True)

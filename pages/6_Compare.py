@@ -2,24 +2,26 @@
 
 import streamlit as st
 
-import ui_common as ui
 from nmt_core import viz
+from studio import corpora, display, downloads, labs, layout, models, sentences, state
 
-ui.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on the "
-        "same test sentences, split by source length: attention helps most on long sentences.", needs_model=True)
+layout.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on "
+            "the same test sentences, split by source length: attention helps most on long sentences.",
+            needs_model=True)
 
 
 def bottleneck_lab() -> None:
-    _, lab = ui.lab_tables("bottleneck")
+    _, lab = labs.lab_tables("bottleneck")
     if "bleu_by_length" in lab:
         st.subheader("Lab: the bottleneck (stored results)")
         st.caption("The same model trained twice on the same data, with and without attention: without it, one "
                    "vector must carry the whole sentence, and long sentences suffer most (Bahdanau et al. 2015).")
-        ui.chart_with_downloads(viz.bottleneck_chart(lab["bleu_by_length"]), lab["bleu_by_length"], "bottleneck")
+        downloads.chart_with_downloads(viz.bottleneck_chart(lab["bleu_by_length"]), lab["bleu_by_length"],
+                                       "bottleneck")
 
 
-models = ui.available_models()
-keys = list(models)
+available = models.available_models()
+keys = list(available)
 if len(keys) < 2:
     st.info("Comparing needs two models: train one on the **Train** page (for example the same task without "
             "attention) and come back.")
@@ -27,48 +29,48 @@ if len(keys) < 2:
     st.stop()
 left, right = st.columns(2)
 with left:
-    a = ui.control(st.selectbox, "Model A", "a", keys[0], options=keys)
+    a = state.control(st.selectbox, "Model A", "a", keys[0], options=keys)
 with right:
-    b = ui.control(st.selectbox, "Model B", "b", ui.contrast_model(a, keys), options=keys,
-                   help="By default the same recipe without attention, when one is shipped (the bottleneck model).")
-ref_a, ref_b = models[a], models[b]
-task_a, task_b = ui.checkpoint(ref_a).config.data.task, ui.checkpoint(ref_b).config.data.task
+    b = state.control(st.selectbox, "Model B", "b", models.contrast_model(a, keys), options=keys,
+                      help="By default the same recipe without attention, when one is shipped (the bottleneck model).")
+ref_a, ref_b = available[a], available[b]
+task_a, task_b = models.checkpoint(ref_a).config.data.task, models.checkpoint(ref_b).config.data.task
 if task_a != task_b:
     st.warning(f"The models were trained on different data ({task_a or 'a corpus'} vs {task_b or 'a corpus'}): "
                "one of them may not know the words of this sentence.")
-sentence = ui.sentence_box(ref_a)
+sentence = sentences.sentence_box(ref_a)
 if sentence is None:
     st.stop()
-k = ui.control(st.slider, "Beam size", "k", 5, min_value=1, max_value=12)
+beam_size = state.control(st.slider, "Beam size", "beam_size", 5, min_value=1, max_value=12)
 
 for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
     with col:
-        st.markdown(f"**Model {name}**: {ui.escape_md(ref.label)}")
-        result = ui.run_beam(ref, sentence, k, "none", 0.6, 1)
+        st.markdown(f"**Model {name}**: {display.escape_md(ref.label)}")
+        result = models.beam_search(ref, sentence, beam_size=beam_size, nbest=1)
         if not result.hypotheses:
             st.error("No complete translation found.")
             continue
-        ui.show_text("Translation", result.best.text)
-        st.caption(f"score {result.best.score:.3f} · {ui.checkpoint(ref).model.num_parameters():,} parameters")
+        display.show_text("Translation", result.best.text)
+        st.caption(f"score {result.best.score:.3f} · {models.checkpoint(ref).model.num_parameters():,} parameters")
         if result.best.attention is not None:
-            ui.chart_with_downloads(viz.matrix_heatmap(result.best.attention, result.src_pieces,
-                                                       result.best.pieces, title="Attention"),
-                                    result.attention_frame(1), f"compare-attention-{name}")
+            downloads.chart_with_downloads(viz.matrix_heatmap(result.best.attention, result.src_pieces,
+                                                              result.best.pieces, title="Attention"),
+                                           result.attention_frame(1), f"compare-attention-{name}")
         else:
             st.caption("No attention: this model reads the source through one vector.")
 
 st.subheader("BLEU by source length")
 st.caption("Both models translate the first held-out test sentences of model A's data (greedy), scored with "
            "sacrebleu per length bucket.")
-n = ui.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
-if ui.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
+n = state.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
+if state.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
     try:
-        table = ui.bleu_by_length((ref_a, ref_b), (ref_a.path, ref_a.mtime, ref_b.path, ref_b.mtime), n)
+        table = corpora.bleu_by_length((ref_a, ref_b), n)
     except (ValueError, OSError) as err:
-        st.error(f"Cannot read model A's test data: {ui.escape_md(err)}")
+        st.error(f"Cannot read model A's test data: {display.escape_md(err)}")
         st.stop()
     chart = viz.bottleneck_chart(table.rename(columns={"model": "variant"}))
-    ui.chart_with_downloads(chart.properties(title="BLEU per source-length bucket"), table, "bleu-by-length")
+    downloads.chart_with_downloads(chart.properties(title="BLEU per source-length bucket"), table, "bleu-by-length")
     st.dataframe(table, hide_index=True)
 
 

@@ -3,24 +3,24 @@
 import pandas as pd
 import streamlit as st
 
-import ui_common as ui
 from nmt_core import tasks, viz
+from studio import corpora, display, downloads, layout, models, state
 
-ref = ui.page("Data", "A translation model only knows what its corpus shows it. Browse the sentence pairs, "
-              "see how sentences are cut into pieces, and how long they are.", needs_model=False)
+ref = layout.page("Data", "A translation model only knows what its corpus shows it. Browse the sentence pairs, "
+                  "see how sentences are cut into pieces, and how long they are.", needs_model=False)
 names = [t.name for t in tasks.list_tasks()]
 options = (["the selected model's data"] if ref else []) + [f"built-in task: {n}" for n in names]
-which = ui.control(st.selectbox, "Corpus", "corpus", options[0], options=options)
+which = state.control(st.selectbox, "Corpus", "corpus", options[0], options=options)
 if which.startswith("built-in task: "):
-    size = ui.control(st.slider, "Pairs to generate", "size", 2000, min_value=100, max_value=20000, step=100)
+    size = state.control(st.slider, "Pairs to generate", "size", 2000, min_value=100, max_value=20000, step=100)
     data = {"task": which.removeprefix("built-in task: "), "size": size, "dev_size": size // 10,
             "test_size": size // 10}
 else:
-    data = ui.model_data(ref)
+    data = corpora.model_data(ref)
 try:
-    splits, report = ui.corpus_splits(data)
+    splits, report = corpora.corpus_splits(data)
 except (ValueError, OSError) as err:
-    st.error(f"Cannot read this corpus: {ui.escape_md(err)}")
+    st.error(f"Cannot read this corpus: {display.escape_md(err)}")
     if "not found" in str(err):
         st.info("The corpus is not on this machine. The shipped English–German models were trained on the Tatoeba "
                 "file, which is not part of the repository: docs/models.md says where to put it. Pick a built-in "
@@ -36,8 +36,9 @@ with st.expander("Cleaning report"):
     st.dataframe(pd.DataFrame([report]), hide_index=True)
 
 st.subheader("Sentence pairs")
-part = ui.control(st.segmented_control, "Split", "split", "train", options=["train", "dev", "test"], required=True)
-query = ui.control(st.text_input, "Find (in either language)", "q", "", max_chars=200)
+part = state.control(st.segmented_control, "Split", "split", "train", options=["train", "dev", "test"],
+                     required=True)
+query = state.control(st.text_input, "Find (in either language)", "q", "", max_chars=200)
 frame = splits[part]
 if query.strip():
     hit = frame["src"].str.contains(query, case=False, regex=False) | frame["tgt"].str.contains(query, case=False,
@@ -45,20 +46,20 @@ if query.strip():
     frame = frame[hit]
 st.caption(f"{len(frame):,} pairs" + (" (showing the first 1,000)" if len(frame) > 1000 else ""))
 st.dataframe(frame.head(1000), hide_index=True, height=300)
-ui.frame_download(frame, f"{part}-pairs")
+downloads.frame_download(frame, f"{part}-pairs")
 
 st.subheader("Lengths")
 lengths = pd.concat([frame[side].str.split().str.len().value_counts().rename("sentences").rename_axis("length")
                      .reset_index().assign(side=side) for side in ("src", "tgt")], ignore_index=True)
-ui.chart_with_downloads(viz.length_histogram(lengths, title=f"Sentence length in words ({part})"), lengths,
-                        "lengths")
+downloads.chart_with_downloads(viz.length_histogram(lengths, title=f"Sentence length in words ({part})"), lengths,
+                               "lengths")
 
 if ref:
     st.subheader("How the model's tokenizer cuts a sentence")
-    toks = ui.checkpoint(ref).tokenizers
-    text = ui.control(st.text_input, "Sentence", "ps", str(splits["train"]["src"].iloc[0]) if len(splits["train"])
-                      else "", max_chars=500)
-    side = ui.control(st.radio, "Language", "side", "source", options=["source", "target"], horizontal=True)
+    toks = models.checkpoint(ref).tokenizers
+    first = str(splits["train"]["src"].iloc[0]) if len(splits["train"]) else ""
+    text = state.control(st.text_input, "Sentence", "ps", first, max_chars=500)
+    side = state.control(st.radio, "Language", "side", "source", options=["source", "target"], horizontal=True)
     tok = toks.src if side == "source" else toks.tgt
     ids = tok.encode(text)
     st.dataframe(pd.DataFrame({"piece": tok.pieces(text)[: len(ids)], "id": ids}).T.astype(str), height=110)

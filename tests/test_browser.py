@@ -152,7 +152,7 @@ def test_translate_inspect_and_train(studio_url, page):
     page.locator('[data-testid="stVegaLiteChart"]').first.screenshot(path=str(ARTIFACTS / "beam-tree.png"))
 
     # a shared link reproduces the view; locked=1 hides the controls
-    page.goto(f"{studio_url}/Translate?s=the+red+car&k=2&n=2&locked=1")
+    page.goto(f"{studio_url}/Translate?s=the+red+car&beam_size=2&n=2&locked=1")
     expect(page.get_by_text("Sentence: the red car")).to_be_visible()
     settle(page)
     assert page.get_by_label("Sentence to translate").count() == 0

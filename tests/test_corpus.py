@@ -18,9 +18,8 @@ from nmt_core.corpus import (
     read_csv,
     read_parallel,
     read_tsv,
-    split,
-    write_splits,
 )
+from nmt_core.splits import split, write_splits
 from nmt_core.text import has_control_chars, normalize
 
 

@@ -27,7 +27,7 @@ def studio(tmp_path_factory):
 
 
 def open_page(page: str | None = None, *, model: str | None = None, **query: str) -> AppTest:
-    """Run the app, go to ``page`` and pick ``model`` (a key of ``ui_common.available_models()``).
+    """Run the app, go to ``page`` and pick ``model`` (a key of ``studio.models.available_models()``).
     ``query`` becomes the URL's query parameters (AppTest does not feed them to URL-bound widgets, so the
     links themselves are tested in the browser; locked mode reads them directly)."""
     at = AppTest.from_file(APP, default_timeout=120)
@@ -63,7 +63,7 @@ def test_translate_beam_tree_and_beam_size(studio):
     assert at.code[0].value.strip()  # the best translation
     tree = charts(at)[0]
     assert "layer" in tree and len(at.dataframe) >= 1
-    at.slider(key="k").set_value(3).run()
+    at.slider(key="beam_size").set_value(3).run()
     assert not at.exception
     assert len(at.dataframe[0].value) <= 3  # the n-best list shrank with the beam
     assert "stop" not in [w.key for w in at.selectbox]  # no length penalty: both rules are the same
@@ -129,13 +129,13 @@ def test_every_sentence_page_says_what_the_model_reads(studio, page):
 def test_studio_opens_on_the_real_language_model(tmp_path, monkeypatch):
     from conftest_app import tiny_checkpoint
 
-    import ui_common
+    from studio import models
 
     tiny_checkpoint(tmp_path / "toy-en-es.pt")
     tiny_checkpoint(tmp_path / "tatoeba-en-de.pt")
     monkeypatch.setenv("NMT_STUDIO_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(ui_common, "DEFAULT_MODEL", "tatoeba-en-de")
-    assert list(ui_common.available_models())[:2] == ["tatoeba-en-de (shipped)", "toy-en-es (shipped)"]
+    monkeypatch.setattr(models, "DEFAULT_MODEL", "tatoeba-en-de")
+    assert list(models.available_models())[:2] == ["tatoeba-en-de (shipped)", "toy-en-es (shipped)"]
 
 
 def test_attention_heatmap_and_gold_alignment(studio):
@@ -168,10 +168,10 @@ def test_gates_on_a_gru(studio):
 
 
 def test_gradients_page_and_stored_lab_results(studio):
-    import ui_common
+    from studio import paths
 
     at = open_page("4_Gradients.py")
-    shipped = any(Path(ui_common.ROOT, folder, "vanishing_accuracy.csv").exists() for folder in ("labs", "docs/labs"))
+    shipped = any(Path(paths.ROOT, folder, "vanishing_accuracy.csv").exists() for folder in ("labs", "docs/labs"))
     assert len(charts(at)) >= (4 if shipped else 2)  # gradient norms, salience (+ stored lab results)
     assert shipped or any("has not been run" in i.value for i in at.info)
     labs = Path(studio, "runs", "_labs")  # a live run's tables (newer) take precedence over shipped ones
@@ -236,18 +236,18 @@ def test_train_on_an_uploaded_csv(studio, monkeypatch):
 
 def test_train_upload_is_saved_safely(studio, monkeypatch):
     monkeypatch.setenv("NMT_STUDIO_MAX_UPLOAD_MB", "1")
-    import ui_common
+    from studio import paths, uploads
 
     class Upload(io.BytesIO):
         name = "../../evil.tsv"
         size = 20
 
-    saved = ui_common.save_upload(Upload(b"a b\tc d\n"), Path(studio, "runs", "x"), "corpus.tsv")
+    saved = uploads.save_upload(Upload(b"a b\tc d\n"), Path(studio, "runs", "x"), "corpus.tsv")
     assert saved == Path(studio, "runs", "x", "data", "corpus.tsv") and saved.read_bytes() == b"a b\tc d\n"
     big = Upload(b"")
-    big.size = int(ui_common.MAX_UPLOAD_MB * 2**20) + 1
+    big.size = int(paths.MAX_UPLOAD_MB * 2**20) + 1
     with pytest.raises(ValueError, match="limit"):
-        ui_common.save_upload(big, Path(studio, "runs", "x"), "corpus.tsv")
+        uploads.save_upload(big, Path(studio, "runs", "x"), "corpus.tsv")
 
 
 def test_compare_two_models_and_bleu_by_length(studio):
@@ -269,9 +269,9 @@ def test_data_page_browse_and_pieces(studio):
 
 
 def test_locked_link_hides_controls(studio):
-    at = open_page("1_Translate.py", locked="1", s="the red car", k="2", n="2")
+    at = open_page("1_Translate.py", locked="1", s="the red car", beam_size="2", n="2")
     assert not at.text_area
-    assert not [s for s in at.slider if s.key in ("k", "n")]
+    assert not [s for s in at.slider if s.key in ("beam_size", "n")]
     assert any("the red car" in t.value for t in at.text)
     assert len(at.dataframe[0].value) == 2  # n-best from the link
     assert any("Locked" in i.value for i in at.sidebar.info)

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from nmt_core import corpus
 from nmt_core.checkpoint import CheckpointError, load_checkpoint, make_payload, payload_bytes
 from nmt_core.runs import run_path, safe_run_name
+from nmt_core.splits import split, write_splits
 from nmt_core.text import normalize
 from nmt_core.tokenizer import Tokenizer
 from nmt_core.translator import MAX_INPUT_PIECES, Translator
@@ -100,9 +101,9 @@ line_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_charac
 def test_parallel_files_round_trip(tmp_path_factory, pairs, seed):
     """split + write_splits + read_parallel gives back exactly the pairs (as a multiset, in corpus order)."""
     src, tgt = [s for s, _ in pairs], [t for _, t in pairs]
-    splits = corpus.split(corpus.ParallelCorpus(src, tgt), dev_size=1, test_size=1, seed=seed)
+    splits = split(corpus.ParallelCorpus(src, tgt), dev_size=1, test_size=1, seed=seed)
     out = tmp_path_factory.mktemp("par")
-    corpus.write_splits(splits, out)
+    write_splits(splits, out)
     back = []
     for name in ("train", "dev", "test"):
         part = corpus.read_parallel(out / f"{name}.src", out / f"{name}.tgt")
@@ -218,18 +219,18 @@ def test_run_path_stays_inside_the_runs_folder(tmp_path_factory, name):
 @example(filename="../../../../tmp/x.tsv")
 @example(filename="a.tsv/../../x")
 def test_upload_file_names_never_leave_the_run_folder(tmp_path_factory, monkeypatch, filename):
-    """ui_common.start_run stores an upload under a name it chooses ("corpus" + the upload's suffix)."""
-    import ui_common
+    """studio.train_form.start_run stores an upload under a name it chooses ("corpus" + the upload's suffix)."""
+    from studio import train_form
 
     root = tmp_path_factory.mktemp("runs")
     monkeypatch.setenv("NMT_STUDIO_RUNS", str(root))
-    monkeypatch.setattr(ui_common.jobs, "start_training", lambda *a, **k: None)  # nothing is launched
+    monkeypatch.setattr(train_form.jobs, "start_training", lambda *a, **k: None)  # nothing is launched
 
     class Upload(io.BytesIO):
         name, size = filename, 8
 
     raw = {"data": {"task": None, "corpus": {"format": "tsv"}}}
-    ui_common.start_run("run1", raw, {"path": Upload(b"a\tb\nc\td\n")})
+    train_form.start_run("run1", raw, {"path": Upload(b"a\tb\nc\td\n")})
     for path in root.rglob("*"):
         assert path.resolve().is_relative_to(root.resolve())
         if path.is_file():

@@ -27,6 +27,7 @@ from nmt_core.config import ConfigError, DataConfig, ExperimentConfig, load_conf
 from nmt_core.data import make_splits
 from nmt_core.model import Seq2Seq
 from nmt_core.recipes import QUICK, apply_recipe
+from nmt_core.splits import leaked_sentences, split
 from nmt_core.train import make_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,21 +50,21 @@ def _repetitive_corpus(n: int, seed: int) -> corpus.ParallelCorpus:
 @given(n=st.integers(10, 300), seed=st.integers(0, 10_000), dev=st.integers(0, 30), test=st.integers(0, 30))
 def test_split_by_sentence_never_leaks_a_sentence(n, seed, dev, test):
     pairs = _repetitive_corpus(n, seed)
-    splits = corpus.split(pairs, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
+    splits = split(pairs, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
     assert sum(splits.sizes().values()) == n  # nothing lost, nothing repeated
-    assert corpus.leaked_sentences(splits.train, splits.test) == 0
-    assert corpus.leaked_sentences(splits.train, splits.dev) == 0
-    assert corpus.leaked_sentences(splits.dev, splits.test) == 0
+    assert leaked_sentences(splits.train, splits.test) == 0
+    assert leaked_sentences(splits.train, splits.dev) == 0
+    assert leaked_sentences(splits.dev, splits.test) == 0
     assert len(splits.dev) <= dev and len(splits.test) <= test
-    again = corpus.split(pairs, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
+    again = split(pairs, dev_size=dev, test_size=test, seed=seed, held_out="sentences")
     assert again.test.src == splits.test.src and again.dev.tgt == splits.dev.tgt
 
 
 def test_split_by_sentence_fills_the_requested_sizes_when_groups_allow():
     pairs = corpus.ParallelCorpus([f"s{i // 2}" for i in range(400)], [f"t{i}" for i in range(400)])  # groups of 2
-    splits = corpus.split(pairs, dev_size=20, test_size=40, seed=3, held_out="sentences")
+    splits = split(pairs, dev_size=20, test_size=40, seed=3, held_out="sentences")
     assert (len(splits.dev), len(splits.test)) == (20, 40)
-    assert corpus.leaked_sentences(splits.train, splits.test) == 0
+    assert leaked_sentences(splits.train, splits.test) == 0
 
 
 def test_split_by_pairs_is_unchanged():
@@ -72,7 +73,7 @@ def test_split_by_pairs_is_unchanged():
     import numpy as np
 
     pairs = corpus.ParallelCorpus([f"s{i}" for i in range(50)], [f"t{i}" for i in range(50)])
-    splits = corpus.split(pairs, dev_size=5, test_size=7, seed=11)
+    splits = split(pairs, dev_size=5, test_size=7, seed=11)
     order = np.random.default_rng(11).permutation(50)
     assert splits.dev.src == [f"s{i}" for i in sorted(order[:5])]
     assert splits.test.src == [f"s{i}" for i in sorted(order[5:12])]

@@ -216,9 +216,9 @@ def _open(page: str, model: str | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page(f"pages/{page}").run()
     if model:
-        import ui_common
+        from studio import models
 
-        key = next(k for k, ref in ui_common.available_models().items() if Path(ref.path).name == model)
+        key = next(k for k, ref in models.available_models().items() if Path(ref.path).name == model)
         at.sidebar.selectbox(key="model").set_value(key).run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -304,7 +304,7 @@ def test_data_page_hostile_search_and_pieces(studio):
 
 def test_no_page_renders_html():
     """Static guard: no page or helper opts into raw HTML (user text is shown with st.code/st.text)."""
-    for path in [ROOT / "app.py", ROOT / "ui_common.py", *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "studio").glob("*.py")), *sorted((ROOT / "pages").glob("*.py"))]:
         source = path.read_text(encoding="utf-8")
         for needle in ("unsafe_allow_html=True", "st.html(", "components.html(", "components.v1"):
             assert needle not in source, f"{path.name} uses {needle}"
@@ -344,11 +344,11 @@ class FakeUpload(io.BytesIO):
 
 
 def test_oversized_upload_is_refused_before_reading(studio, tmp_path):
-    import ui_common
+    from studio import paths, uploads
 
-    big = FakeUpload(b"a\tb\n", "big.tsv", size=int(ui_common.MAX_UPLOAD_MB * 2**20) + 1)
+    big = FakeUpload(b"a\tb\n", "big.tsv", size=int(paths.MAX_UPLOAD_MB * 2**20) + 1)
     with pytest.raises(ValueError, match="over the .* MB limit"):
-        ui_common.save_upload(big, tmp_path / "run", "corpus.tsv")
+        uploads.save_upload(big, tmp_path / "run", "corpus.tsv")
     assert big.reads == 0 and not (tmp_path / "run").exists()
 
 
@@ -356,13 +356,13 @@ def test_oversized_upload_is_refused_before_reading(studio, tmp_path):
                                       "a.tsv/../../b.tsv", "\x00.tsv", "con.tsv" + "v" * 300, "ev il.t sv"])
 def test_upload_names_cannot_escape_the_run_folder(studio, filename):
     """start_run saves uploads under a fixed name chosen by the app; only a (sanitised) suffix is kept."""
-    import ui_common
+    from studio import train_form
 
     run = "upload-" + str(abs(hash(filename)) % 10_000)
     upload = FakeUpload(b"the red car\tel coche rojo\n" * 5, filename)
     raw = {"data": {"task": None, "corpus": {"format": "tsv"}, "dev_size": 1, "test_size": 1},
            "train": {"max_steps": 1}}
-    message = ui_common.start_run(run, raw, {"path": upload})
+    message = train_form.start_run(run, raw, {"path": upload})
     root = Path(studio, "runs").resolve()
     for path in root.rglob("*"):
         assert path.resolve().is_relative_to(root), path
@@ -436,12 +436,12 @@ def test_corpus_spec_cannot_name_an_archive_format():
 def test_bad_upload_makes_the_run_fail_with_the_reason(studio):
     """Binary junk uploaded as a corpus: the training process reports the CorpusError in status.json
     (state "failed", the line and the bytes), instead of just dying."""
-    import ui_common
+    from studio import train_form
 
     upload = FakeUpload(b"\x89PNG\r\n\x1a\n" + os.urandom(3000), "photo.tsv")
     raw = {"data": {"task": None, "corpus": {"format": "tsv"}, "dev_size": 1, "test_size": 1},
            "model": {"embedding_size": 8, "hidden_size": 8}, "train": {"max_steps": 5, "threads": 1}}
-    assert ui_common.start_run("junk-upload", raw, {"path": upload}) is None
+    assert train_form.start_run("junk-upload", raw, {"path": upload}) is None
     path = Path(studio, "runs", "junk-upload")
     deadline = time.time() + 90
     while run_info(path).active and time.time() < deadline:
@@ -474,11 +474,11 @@ def test_checkpoint_junk_files(tmp_path, tiny_config, tiny_model, tiny_tokenizer
 def test_junk_checkpoint_in_the_models_folder_gives_a_message(studio):
     """A .pt file that is not a checkpoint (here: a text file) next to the shipped models: picking it shows
     why it cannot be used instead of a traceback on every page."""
-    import ui_common
+    from studio import models
 
     junk = Path(studio, "checkpoints", "zz-junk.pt")
     junk.write_text("hello, I am not a checkpoint")
-    key = next(k for k, ref in ui_common.available_models().items() if Path(ref.path).name == junk.name)
+    key = next(k for k, ref in models.available_models().items() if Path(ref.path).name == junk.name)
     try:
         for page in ("1_Translate.py", "3_Gates.py") if FULL else ("3_Gates.py",):
             at = _open(page)

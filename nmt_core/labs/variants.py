@@ -20,6 +20,7 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..config import ExperimentConfig, apply_overrides
 from ..data import make_splits
 from ..runs import RunDir
+from ..splits import Splits
 from ..train import TrainResult, train
 from ..translator import Translator
 from .common import Progress, Stopwatch, say
@@ -107,7 +108,7 @@ def train_variant(cfg: ExperimentConfig, work_dir: Path, progress: Progress) -> 
     return TrainedVariant(cfg.name, cfg, result, metrics, seconds)
 
 
-def splits(cfg: ExperimentConfig) -> corpus.Splits:
+def splits(cfg: ExperimentConfig) -> Splits:
     """The train/dev/test pairs exactly as training split them (same generation, cleaning and seed)."""
     return make_splits(cfg.data)[0]
 

@@ -1,0 +1,66 @@
+"""The labs on the pages: their stored result tables, and a button that runs one in the background.
+
+A lab (``nmt_core.labs``) trains several small models and writes CSV tables. The studio shows the newest
+tables it can find (a run started here, else the results shipped in labs/ or docs/labs/) and can start a
+fresh run through ``nmt_core.jobs``, whose log it follows while the lab runs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from nmt_core import jobs
+from studio import paths, state
+
+
+def labs_dir() -> Path:
+    """Where a lab started from the studio writes its tables (inside the runs folder)."""
+    return paths.runs_root() / "_labs"
+
+
+def lab_budget() -> str:
+    """Budget of a live lab run (env NMT_STUDIO_LAB_BUDGET: tiny | small | full; default small)."""
+    return os.environ.get("NMT_STUDIO_LAB_BUDGET", "small")
+
+
+def lab_tables(name: str) -> tuple[Path | None, dict[str, pd.DataFrame]]:
+    """The newest stored tables of lab ``name``: a live run's (runs/_labs), else the shipped ones
+    (labs/ or docs/labs/). Returns (folder, {table: DataFrame}); (None, {}) when the lab never ran."""
+    stem = name.replace("-", "_")
+    folders = [labs_dir(), paths.ROOT / "labs", paths.ROOT / "docs" / "labs", paths.ROOT / "docs"]
+    found = [(f, sorted(f.glob(f"{stem}_*.csv"))) for f in folders if f.is_dir()]
+    found = [(f, files) for f, files in found if files and not jobs.lab_running(name, f)]
+    if not found:
+        return None, {}
+    folder, files = max(found, key=lambda item: max(p.stat().st_mtime for p in item[1]))
+    tables = {}
+    for path in files:
+        try:
+            tables[path.stem[len(stem) + 1:]] = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+    return folder, tables
+
+
+def lab_runner(name: str, what: str) -> None:
+    """A button that runs lab ``name`` in a background process, and its live log while it runs."""
+    out = labs_dir()
+    if jobs.lab_running(name, out):
+        @st.fragment(run_every=2.0)
+        def watch() -> None:
+            if not jobs.lab_running(name, out):
+                st.rerun()  # finished: redraw the page with the new tables
+            st.info(f"The {name} lab is running in the background ({lab_budget()} budget); you can leave this page.")
+            st.code((out / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:] or "starting…",
+                    language=None)
+
+        watch()
+        return
+    if st.button(f"Run the {name} lab now ({lab_budget()} budget)", key=f"lab-{name}", help=what,
+                 icon=":material/science:", disabled=state.locked()):
+        jobs.start_lab(name, out, budget=lab_budget(), cwd=paths.ROOT)
+        st.rerun()

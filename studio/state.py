@@ -1,0 +1,94 @@
+"""The view lives in the address: controls bound to URL query parameters, locked mode, and the choices a
+user carries from one page to the next.
+
+A link such as ``/Translate?s=the+red+car&beam_size=2`` reproduces a view; ``&locked=1`` turns it into a fixed
+exercise (no controls drawn, values from the link). Streamlit drops bound query parameters when the user
+switches pages, so every control also records its value in the session (``keep``) and a page seen for the
+first time since the switch starts from those values (``carry_choices_over``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+#: The keyword that sets each widget's initial value (a default next to a Session State value makes Streamlit
+#: warn, so it is passed only while the key has no value yet).
+_DEFAULT_ARG = {"slider": "value", "number_input": "value", "text_input": "value", "text_area": "value",
+                "checkbox": "value", "toggle": "value", "selectbox": "index", "radio": "index",
+                "segmented_control": "default", "pills": "default", "select_slider": "value",
+                "multiselect": "default"}
+
+
+def locked() -> bool:
+    """``?locked=1`` hides the controls for a locked-down exercise (sticky for the session)."""
+    if st.query_params.get("locked") in ("1", "true", "yes"):
+        st.session_state["_locked"] = True
+    return bool(st.session_state.get("_locked"))
+
+
+def keep(key: str, value: T) -> T:
+    """Record a URL-bound choice so the next page starts from it; returns ``value``."""
+    st.session_state.setdefault("_kept", {})[key] = value
+    return value
+
+
+def carry_choices_over(title: str) -> None:
+    """Keep the sentence, the model and the other URL-bound choices when the user moves to another page: a page
+    seen for the first time since the switch starts from the kept values (a shared link's own values win)."""
+    if st.session_state.get("_page") == title:
+        return
+    st.session_state["_page"] = title
+    for key, value in st.session_state.get("_kept", {}).items():
+        if key not in st.query_params:
+            st.session_state[key] = value
+
+
+def control(widget: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+    """``widget(label, ...)`` bound to the query parameter ``key``, so the address reproduces the view.
+    In locked mode nothing is drawn and the value comes from the URL (or ``default``)."""
+    options = kwargs.get("options")
+    if locked():
+        return keep(key, query_value(key, default, options, kwargs.get("format_func", str)))
+    lo, hi, old = kwargs.get("min_value"), kwargs.get("max_value"), st.session_state.get(key)
+    if isinstance(old, int | float) and lo is not None and hi is not None and not lo <= old <= hi:
+        st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
+    if options is not None and key in st.session_state and not _valid_choice(st.session_state[key], options):
+        del st.session_state[key]
+    if key not in st.session_state:
+        arg = _DEFAULT_ARG[widget.__name__]
+        kwargs[arg] = list(options).index(default) if arg == "index" else default
+    return keep(key, widget(label, key=key, bind="query-params", **kwargs))
+
+
+def _valid_choice(value: Any, options: Iterable[Any]) -> bool:
+    choices = list(options)
+    return all(v in choices for v in value) if isinstance(value, list) else value in choices
+
+
+def query_value(key: str, default: Any, options: Iterable[Any] | None = None,
+                format_func: Callable[[Any], Any] = str) -> Any:
+    """The URL's value for ``key``, parsed like ``default`` (or the option whose ``str`` or ``format_func``
+    form it is: URL-bound widgets write the formatted option); else ``default``."""
+    raw = st.query_params.get(key)
+    if raw is None:  # e.g. after a page switch in a locked session: the value the link gave
+        return st.session_state.get("_kept", {}).get(key, default)
+    if isinstance(default, list):
+        wanted = st.query_params.get_all(key)
+        return [o for o in (options or wanted) if str(o) in wanted or str(format_func(o)) in wanted]
+    if options is not None:
+        return next((o for o in options if raw in (str(o), str(format_func(o)))), default)
+    try:
+        if isinstance(default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(float(raw))
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        return default
+    return raw
