@@ -8,6 +8,7 @@ raw experiment config that ``ExperimentConfig`` validates when ``start_run`` lau
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -177,9 +178,31 @@ def _training_widgets(source: str) -> None:
                      "and a learning rate that decays over the time budget: the settings that reached the most "
                      "BLEU in 10 minutes on 20k real sentence pairs (docs/models.md). On by default for your own "
                      "corpus.")
-    if st.session_state.get("tr_quick") and source != BUILT_IN:
-        st.caption("Recipe for your own corpus: 10 minutes on 2 cores gave test BLEU ≈ 20 on 20k English–German "
-                   "pairs (docs/benchmarks.md).")
+    if st.session_state.get("tr_quick") and source != BUILT_IN and (evidence := recipe_evidence()):
+        st.caption(evidence)
+
+
+#: The time-to-quality benchmark's results (bench/time_to_quality.py --json), committed with docs/benchmarks.md.
+TIME_TO_QUALITY = paths.ROOT / "docs" / "time-to-quality.json"
+
+
+def recipe_evidence() -> str | None:
+    """What the quick recipe measured, from the benchmark's own result file (None when it is not there):
+    the caption is generated from the numbers, never typed in."""
+    try:
+        result = json.loads(TIME_TO_QUALITY.read_text(encoding="utf-8"))
+        ours = {r["minutes"]: r for r in result["ours"] if r.get("bleu") is not None}
+        peer = {r["minutes"]: r for r in result["peer"] if r.get("bleu") is not None}
+        pairs = result["about"]["sizes"]["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if 10 not in ours:
+        return None
+    text = (f"Measured on {pairs:,} Tatoeba English–German pairs, 2 CPU cores: this recipe reached test BLEU "
+            f"{ours[10]['bleu']:.1f} in 10 minutes")
+    if 40 in peer:
+        text += f" (JoeyNMT 2.3.0, same model size: {peer[40]['bleu']:.1f} after 40 minutes)"
+    return text + "; docs/benchmarks.md has the whole table."
 
 
 def training_form() -> None:
