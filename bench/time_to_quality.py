@@ -271,7 +271,14 @@ def main() -> int:
     parser.add_argument("--work", default="/tmp/nmt-studio-tq")
     parser.add_argument("--json", help="write every measurement here")
     parser.add_argument("--plot", help="write the BLEU-over-time chart here (.png or .svg)")
+    parser.add_argument("--report", metavar="JSON", help="print the table (and --plot) from a saved --json")
     args = parser.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        print(table(saved["ours"], saved["peer"], [float(m) for m in args.minutes.split(",")]))
+        if args.plot:
+            plot(saved["ours"], saved["peer"], Path(args.plot))
+        return 0
     minutes = [float(m) for m in args.minutes.split(",")]
     ours_minutes = [float(m) for m in (args.ours_minutes or args.minutes).split(",")]
     work = Path(args.work)
