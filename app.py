@@ -13,15 +13,7 @@ step: the beam search tree, the attention weights, the LSTM gates and the gradie
 Then train a model of your own and watch it learn.
 """)
 guide = st.columns(4)
-for col, (page, label, what) in zip(guide * 2, [
-    ("pages/1_Translate.py", "Translate & beam search", "greedy vs beam, the search tree, n-best, what-ifs"),
-    ("pages/2_Attention.py", "Attention", "soft alignment as a heatmap and as lines, vs gold alignments"),
-    ("pages/3_Gates.py", "Gates", "i, f, o, g, c, h of every LSTM layer; clamp a gate and re-translate"),
-    ("pages/4_Gradients.py", "Gradient flow", "per-step gradient norms; the vanishing-gradient lab"),
-    ("pages/5_Train.py", "Train", "train a model on a built-in task or your own data, live"),
-    ("pages/6_Compare.py", "Compare", "two models on one sentence; BLEU by sentence length"),
-    ("pages/7_Data.py", "Data", "browse the corpus, tokenizer pieces, length histograms"),
-]):
+for col, (page, label, _, what) in zip(guide * 2, layout.PAGES[1:]):
     with col:
         st.page_link(page, label=label)
         st.caption(what)

@@ -18,16 +18,20 @@ from studio.models import ModelRef
 
 APP_NAME = "NMT Studio"
 
-#: The navigation: (script, label, icon).
+#: The navigation: (script, label, icon, what the page shows; the home page's guide lists the last column).
 PAGES = [
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Translate.py", "Translate & beam search", ":material/translate:"),
-    ("pages/2_Attention.py", "Attention", ":material/grid_on:"),
-    ("pages/3_Gates.py", "Gates", ":material/memory:"),
-    ("pages/4_Gradients.py", "Gradient flow", ":material/trending_down:"),
-    ("pages/5_Train.py", "Train", ":material/model_training:"),
-    ("pages/6_Compare.py", "Compare", ":material/compare:"),
-    ("pages/7_Data.py", "Data", ":material/dataset:"),
+    ("app.py", "Home", ":material/home:", "what the studio is; the model card"),
+    ("pages/1_Translate.py", "Translate & beam search", ":material/translate:",
+     "greedy vs beam, the search tree, n-best, what-ifs"),
+    ("pages/2_Attention.py", "Attention", ":material/grid_on:",
+     "soft alignment as a heatmap and as lines, vs gold alignments"),
+    ("pages/3_Gates.py", "Gates", ":material/memory:", "f, i, g, o, c, h of every LSTM layer; clamp a gate and re-translate"),
+    ("pages/4_Gradients.py", "Gradient flow", ":material/trending_down:",
+     "per-step gradient norms; the vanishing-gradient lab"),
+    ("pages/5_Train.py", "Train", ":material/model_training:",
+     "train a model on a built-in task or your own data, live"),
+    ("pages/6_Compare.py", "Compare", ":material/compare:", "two models on one sentence; BLEU by sentence length"),
+    ("pages/7_Data.py", "Data", ":material/dataset:", "browse the corpus, tokenizer pieces, length histograms"),
 ]
 
 
@@ -56,7 +60,7 @@ def page(title: str, intro: str | None = None, *, needs_model: bool = True) -> M
 def _sidebar(available: dict[str, ModelRef]) -> ModelRef | None:
     with st.sidebar:
         st.markdown(f"**{APP_NAME}**: recurrent neural machine translation, opened up.")
-        for path, label, icon in PAGES:
+        for path, label, icon, _ in PAGES:
             st.page_link(path, label=label, icon=icon)
         st.divider()
         ref = _model_picker(available)
