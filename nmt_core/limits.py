@@ -98,9 +98,11 @@ def check_whole(name: str, value: Any) -> int:
     return int(number)
 
 
-def check(name: str, value: Any) -> Any:
-    """``value`` as the number ``name`` takes (int or float), or a ``LimitError`` saying why not."""
+def check(name: str, value: Any, label: str | None = None) -> Any:
+    """``value`` as the number ``name`` takes (int or float), or a ``LimitError`` saying why not; ``label`` is
+    how the user wrote the name (``--beam-size`` on the command line)."""
     bound = BOUNDS[name]
+    name = label or name
     number = _number(name, value)
     if bound.integer:
         if not math.isfinite(number) or number != int(number):

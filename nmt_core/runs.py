@@ -61,6 +61,23 @@ class RunDir:
     def read_metrics(self) -> pd.DataFrame:
         return read_metrics(self.metrics_file)
 
+    def keep_metrics_up_to(self, step: int) -> None:
+        """Drop the records after ``step`` (and a partial last line): a resumed run trains those steps again
+        from its last checkpoint, and each step must appear once. Rewritten atomically."""
+        if not self.metrics_file.exists():
+            return
+        kept = []
+        for line in self.metrics_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and int(record.get("step", 0)) <= step:
+                kept.append(line)
+        tmp = self.metrics_file.with_suffix(".jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(tmp, self.metrics_file)
+
     # ---- status
     def write_status(self, state: str, **fields: Any) -> None:
         if state not in STATES:
