@@ -173,13 +173,15 @@ def _check_fields(payload: dict[str, Any], where: str) -> None:
         if name in ("metrics", "history", "step") and value is None:
             continue
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise CheckpointError(f"{where}: field '{name}' must be {what}, got {type(value).__name__} "
-                                  f"{str(value)[:40]!r}")
+            raise CheckpointError(f"{where}: damaged checkpoint: field '{name}' must be {what}, got "
+                                  f"{type(value).__name__} {str(value)[:40]!r}")
     if payload.get("tgt_spm") is not None and not isinstance(payload["tgt_spm"], bytes):
-        raise CheckpointError(f"{where}: field 'tgt_spm' must be the target sentencepiece model's bytes")
+        raise CheckpointError(f"{where}: damaged checkpoint: field 'tgt_spm' must be the target sentencepiece "
+                              "model's bytes")
     bad = [k for k, v in payload["model_state"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{where}: field 'model_state' holds non-tensor entries: {bad[:3]}")
+        raise CheckpointError(f"{where}: damaged checkpoint: field 'model_state' holds non-tensor entries: "
+                              f"{bad[:3]}")
 
 
 def _check_shapes(cfg: ExperimentConfig, payload: dict[str, Any], where: str) -> None:
