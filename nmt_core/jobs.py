@@ -67,19 +67,23 @@ def max_trainings() -> int:
 
 
 def start_training(cfg: ExperimentConfig, runs_root: str | Path, name: str, *, limit: int | None = None,
-                   cwd: str | Path | None = None) -> RunInfo:
+                   cwd: str | Path | None = None, owner: str | None = None, per_owner: int | None = None) -> RunInfo:
     """Write ``cfg`` into a new run folder and start ``python -m nmt_core train`` on it in the background.
 
-    Raises ``JobLimitError`` when ``limit`` runs are already active (the message names them), and
-    ``ValueError`` for an unsafe name or a run folder that already holds a run.
+    Raises ``JobLimitError`` when ``limit`` runs are already active (the message names them), or when
+    ``owner`` already has ``per_owner`` active runs, and ``ValueError`` for an unsafe name or a run folder that
+    already holds a run. ``owner`` is recorded in the run folder (the studio lets only the owner stop it).
     """
     root = Path(runs_root)
     path = run_path(root, name)
     with _launch_lock(root):
         _check_limit(root, limit)
+        _check_owner_limit(root, owner, per_owner)
         if (path / "status.json").exists() or (path / "last.pt").exists():
             raise ValueError(f"a run named '{name}' already exists: pick another name or resume it")
         run = RunDir(path).create()
+        if owner:
+            run.owner_file.write_text(owner, encoding="utf-8")
         requested = path / "requested.yaml"
         requested.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
         run.clear_stop()
@@ -111,6 +115,16 @@ def resume_training(runs_root: str | Path, name: str, *, limit: int | None = Non
                       Path(cwd or root.parent))
         _record_pid(run, proc.pid, fields)
     return run_info(path)
+
+
+def _check_owner_limit(root: Path, owner: str | None, per_owner: int | None) -> None:
+    """One student may not fill the server: at most ``per_owner`` active runs per owner."""
+    if owner is None or per_owner is None:
+        return
+    mine = [r for r in active_runs(root) if r.owner == owner]
+    if len(mine) >= per_owner:
+        raise JobLimitError(f"you already have {len(mine)} training(s) running ({mine[0].describe()}); this server "
+                            f"allows {per_owner} per person: stop it or wait until it ends")
 
 
 def _record_pid(run: RunDir, pid: int, fields: dict[str, Any]) -> None:

@@ -43,6 +43,7 @@ class RunDir:
     config_file = property(lambda self: self.path / "config.yaml")
     metrics_file = property(lambda self: self.path / "metrics.jsonl")
     status_file = property(lambda self: self.path / "status.json")
+    owner_file = property(lambda self: self.path / "owner")  # who started the run (a hashed browser id)
     stop_file = property(lambda self: self.path / "STOP")
     last_checkpoint = property(lambda self: self.path / "last.pt")
     best_checkpoint = property(lambda self: self.path / "best.pt")
@@ -197,6 +198,7 @@ class RunInfo:
     has_best: bool
     has_last: bool
     budget_s: float | None = None  # the run's time budget, when it has one
+    owner: str | None = None  # who started it (studio/identity.py), None for runs started from a terminal
 
     @property
     def active(self) -> bool:
@@ -242,7 +244,14 @@ def run_info(path: str | Path) -> RunInfo:
     return RunInfo(run.path.name, run.path, state, step, max_steps,
                    None if best is None or best < 0 else float(best), str(status.get("message", "")),
                    eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists(),
-                   float(budget) if isinstance(budget, int | float) and budget > 0 else None)
+                   float(budget) if isinstance(budget, int | float) and budget > 0 else None, _owner(run))
+
+
+def _owner(run: RunDir) -> str | None:
+    try:
+        return run.owner_file.read_text(encoding="utf-8").strip()[:64] or None
+    except OSError:
+        return None
 
 
 def _run_config(run: RunDir) -> dict[str, Any] | None:
