@@ -297,13 +297,14 @@ class Trainer:
         return "no checkpoint had been saved yet"
 
     def _check_divergence(self, loss: float) -> None:
-        """A non-finite loss, or one an order of magnitude above both the best seen so far and a uniform guess
-        over the vocabulary, is divergence: a failure, never a "finished" run with a useless model."""
+        """A non-finite loss, or one an order of magnitude above a uniform guess over the vocabulary (where every
+        fresh model starts), or above both the best seen so far and that guess, is divergence: a failure, never a
+        "finished" run with a useless model."""
         chance = math.log(max(2, self.cfg.model.tgt_vocab_size))  # the loss of guessing uniformly
         lowest = self._lowest_loss = min(getattr(self, "_lowest_loss", math.inf), loss)
         if not math.isfinite(loss):
             why = f"non-finite loss ({loss})"
-        elif loss > 10 * lowest and loss > chance:
+        elif loss > 10 * chance or (loss > 10 * lowest and loss > chance):
             why = f"the loss grew from {lowest:.3g} to {loss:.3g} (a uniform guess scores {chance:.3g})"
         else:
             return
