@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .beam_trace import write_traces
 from .checkpoint import CheckpointError
 from .config import ConfigError, DataConfig, load_config
 from .corpus import CorpusError
@@ -149,14 +150,6 @@ def _decoding(args: argparse.Namespace) -> dict:
             "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping}
 
 
-def _write_traces(path: str, checkpoint: str, sources: list[str], results: list) -> None:
-    """One JSON file with the trace of every input (format: docs/beam-trace.md)."""
-    doc = {"format": "nmt-studio-beam-traces", "version": 1, "checkpoint": str(checkpoint),
-           "inputs": [{"index": i, "source": src, "translations": [h.text for h in r.hypotheses],
-                       "trace": r.trace.to_dict()} for i, (src, r) in enumerate(zip(sources, results))]}
-    Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-
-
 def read_input_lines() -> list[str]:
     """stdin as lines. Bytes that are not UTF-8 become lone surrogates here (``surrogateescape``) and
     U+FFFD in the translator, which says so in a notice: one bad byte must not abort a whole file. LF, CRLF
@@ -201,7 +194,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         for rank, hyp in enumerate(result.hypotheses, start=1):  # index, rank, score, logprob, text
             print(f"{i}\t{rank}\t{hyp.score:.4f}\t{hyp.logprob:.4f}\t{hyp.text}")
     if args.trace:
-        _write_traces(args.trace, args.checkpoint, lines, results)
+        write_traces(args.trace, args.checkpoint, lines, results)
     return 0
 
 
@@ -221,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.trace:
         results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, **_decoding(args))
         hyps = [r.best.text if r.hypotheses else "" for r in results]
-        _write_traces(args.trace, args.checkpoint, pairs.src, results)
+        write_traces(args.trace, args.checkpoint, pairs.src, results)
     else:
         hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
     if args.hyp_out:

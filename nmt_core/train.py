@@ -27,7 +27,7 @@ from .config import ExperimentConfig
 from .data import build_model, prepare_data
 from .device import autocast, pick_device, set_threads
 from .evaluation import validate
-from .model import Seq2Seq
+from .optim import make_optimizer, make_scheduler
 from .runs import RunDir
 
 
@@ -58,34 +58,6 @@ class TrainResult:
     step: int
     best_bleu: float
     last_validation: dict[str, Any] | None
-
-
-def make_optimizer(model: Seq2Seq, cfg: ExperimentConfig, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused implementation (one kernel over all parameters) where torch has it for this
-    device, else the multi-tensor (``foreach``) one. Same update as the per-parameter loop, fewer kernels:
-    see docs/benchmarks.md for what each choice measured."""
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused or None, foreach=None if fused else True)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: ExperimentConfig,
-                   progress: Callable[[int], float] | None = None,
-                   scale: Callable[[], float] | None = None) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then constant or cosine decay, times ``scale()`` (the plateau halvings).
-
-    ``progress(step)`` is how far training is, from 0 to 1; by default ``step / max_steps``. The trainer
-    passes the larger of that and ``elapsed / time_budget_s``, so a run cut by its time budget still ends
-    with a decayed learning rate: over a fixed number of minutes that is what gives the best model."""
-    t = cfg.train
-    progress = progress or (lambda step: min(1.0, step / max(1, t.max_steps)))
-
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0
-        if t.lr_schedule == "cosine":
-            warm *= 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress(step))))
-        return warm * (scale() if scale is not None else 1.0)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 class Trainer:
@@ -152,7 +124,7 @@ class Trainer:
             group["initial_lr"] = lr
             group["lr"] = lr * self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
         if self.world.is_main:
-            self.run.keep_metrics_up_to(self.progress.step)  # the steps after last.pt are trained again
+            self.run.mark_resume(self.progress.step)  # the steps after last.pt are trained again
 
     def _training_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),

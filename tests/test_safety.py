@@ -252,11 +252,13 @@ def test_metrics_have_each_step_once_after_resumes(tmp_path):
     Trainer(ExperimentConfig.from_dict(tiny_raw(max_steps=15)), run.path, progress_bar=False).train()  # last.pt: 15
     with open(run.metrics_file, "a") as f:  # a killed process wrote past its last checkpoint
         f.write(json.dumps({"kind": "train", "step": 17, "loss": 1.0}) + "\n" + '{"kind": "tr')
+    size = run.metrics_file.stat().st_size
     Trainer(ExperimentConfig.from_dict(tiny_raw(max_steps=20)), run.path, resume=True, progress_bar=False).train()
-    records = [json.loads(line) for line in run.metrics_file.read_text().splitlines()]
+    records = run.read_metrics().to_dict(orient="records")
     keys = [(r["kind"], r["step"]) for r in records]
     assert len(keys) == len(set(keys)) and ("train", 17) not in keys
     assert [k for k in keys if k[0] == "train"] == [("train", s) for s in (5, 10, 15, 20)]
+    assert run.metrics_file.stat().st_size > size  # the file only grows: a kill at any moment loses nothing
 
 
 def test_a_full_disk_on_resume_is_one_line_and_leaves_no_stale_status(tmp_path, monkeypatch, capsys):
