@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -215,3 +216,12 @@ class BeamTrace:
             stop_step=int(doc["stop"]["step"]), stop_reason=str(doc["stop"]["reason"]),
             pieces=None if None in pieces else tuple(pieces),
             source_pieces=None if src_pieces is None else tuple(src_pieces), attention=attention, rejected=rejected)
+
+
+def write_traces(path: str | Path, checkpoint: str | Path, sources: list[str], results: list) -> None:
+    """One JSON file with the trace of every input of a run of ``translate``/``evaluate --trace``
+    (``nmt-studio-beam-traces``, docs/beam-trace.md): the source, the n-best texts and each ``BeamResult``'s trace."""
+    doc = {"format": "nmt-studio-beam-traces", "version": 1, "checkpoint": str(checkpoint),
+           "inputs": [{"index": i, "source": src, "translations": [h.text for h in r.hypotheses],
+                       "trace": r.trace.to_dict()} for i, (src, r) in enumerate(zip(sources, results))]}
+    Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")

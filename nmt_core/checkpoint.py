@@ -121,6 +121,7 @@ def read_payload(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _check_container(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -142,6 +143,66 @@ def read_payload(path: str | Path) -> dict[str, Any]:
     return payload
 
 
+def _check_container(path: Path) -> None:
+    """Refuse a file that is not a PyTorch checkpoint at all before torch reads it, with the real reason:
+    torch.save writes a zip archive (``PK``), very old files a pickle (``\\x80``); anything else (a JSON file, a
+    text file, random bytes renamed .pt) would otherwise get torch's confusing "pickled objects" message."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        raise CheckpointError(f"{path}: cannot read the file ({err.strerror})") from None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):
+        return
+    if not head:
+        raise CheckpointError(f"{path}: the file is empty")
+    text = all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+    kind = "a JSON or text file" if text else "foreign bytes, not a PyTorch file"
+    raise CheckpointError(f"{path}: not a checkpoint ({kind}; a checkpoint is the zip archive torch.save writes)")
+
+
+def _check_fields(payload: dict[str, Any], where: str) -> None:
+    """One reason per malformed field, before anything is built from them."""
+    checks = [
+        ("config", dict, "a mapping (the experiment config)"), ("model_state", dict, "a mapping of tensors"),
+        ("src_spm", bytes, "the source sentencepiece model's bytes"), ("step", int, "a whole number"),
+        ("metrics", dict, "a mapping"), ("history", list, "a list"),
+    ]
+    for name, kind, what in checks:
+        value = payload.get(name)
+        if name in ("metrics", "history", "step") and value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise CheckpointError(f"{where}: damaged checkpoint: field '{name}' must be {what}, got "
+                                  f"{type(value).__name__} {str(value)[:40]!r}")
+    if payload.get("tgt_spm") is not None and not isinstance(payload["tgt_spm"], bytes):
+        raise CheckpointError(f"{where}: damaged checkpoint: field 'tgt_spm' must be the target sentencepiece "
+                              "model's bytes")
+    bad = [k for k, v in payload["model_state"].items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{where}: damaged checkpoint: field 'model_state' holds non-tensor entries: "
+                              f"{bad[:3]}")
+
+
+def _check_shapes(cfg: ExperimentConfig, payload: dict[str, Any], where: str) -> None:
+    """Every weight the config implies, with its shape, must be in the file: checked on a model built on the
+    ``meta`` device (no memory), so a config that claims a huge model fails here, before allocation."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in Seq2Seq(cfg.model).state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in payload["model_state"].items()}
+    if cfg.model.tie_embeddings:
+        stored.setdefault("out.weight", stored.get("tgt_embed.weight"))
+    for name, shape in expected.items():
+        if name not in stored:
+            raise CheckpointError(f"{where}: weights do not fit the model config: '{name}' is missing")
+        if stored[name] != shape:
+            raise CheckpointError(f"{where}: weights do not fit the model config: '{name}' is {stored[name]} in "
+                                  f"the file but the config needs {shape}")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise CheckpointError(f"{where}: weights do not fit the model config: unexpected '{extra[0]}'")
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """Rebuild model and tokenizers from a checkpoint file; the model is in eval mode on ``device``."""
     payload = read_payload(path)
@@ -150,6 +211,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: str | torch.device = "cpu"):
     where = str(path) if path else "checkpoint"
+    _check_fields(payload, where)
     try:
         cfg = ExperimentConfig.from_dict(payload["config"])
         src_tok = Tokenizer(payload["src_spm"])
@@ -160,6 +222,7 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
         raise CheckpointError(f"{where}: vocabulary does not match the model (tokenizers have "
                               f"{src_tok.vocab_size}/{tgt_tok.vocab_size} pieces, model expects "
                               f"{cfg.model.src_vocab_size}/{cfg.model.tgt_vocab_size})")
+    _check_shapes(cfg, payload, where)
     model = Seq2Seq(cfg.model)
     try:
         state = expand_state(payload, where)

@@ -13,10 +13,17 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .beam_trace import write_traces
 from .checkpoint import CheckpointError
 from .config import ConfigError, DataConfig, load_config
 from .corpus import CorpusError
 from .tokenizer import TokenizerError
+
+#: The command-line names of the decoding options, for messages.
+FLAGS = {"beam_size": "--beam-size", "nbest": "--nbest", "max_ratio": "--max-ratio", "alpha": "--alpha",
+         "batch_size": "--batch-size"}
+#: Set in the environment of a training the studio starts (``jobs.py``).
+STUDIO_JOB = "NMT_STUDIO_JOB"
 
 USER_ERRORS = (CheckpointError, ConfigError, CorpusError, TokenizerError, FileNotFoundError, ValueError)
 
@@ -94,6 +101,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir = run_dir or run_path("runs", cfg.name)  # a config's name cannot escape runs/
         if os.environ.get("RANK", "0") == "0":  # [distributed] only rank 0 writes into the run folder
             RunDir(run_dir).remove_temp_files()  # half-written checkpoints of a killed predecessor
+            if not os.environ.get(STUDIO_JOB):  # started by hand: a STOP left by an earlier run is stale
+                RunDir(run_dir).clear_stop()   # (the studio clears it itself, before it starts the process)
         result = Trainer(cfg, run_dir, resume=args.resume, device=args.device).train()
     except Exception as err:
         # Unusable data, a corrupt last.pt, a full disk...: say so in status.json, or the studio could only
@@ -101,6 +110,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         _report_failure(run_dir, err)
         if isinstance(err, TrainingError):
             print(f"error: {err}", file=sys.stderr)
+            return 1
+        if isinstance(err, OSError):  # a full disk, a read-only folder: the user's to fix, in one line
+            print(f"error: cannot write in {run_dir}: {err.strerror or err}", file=sys.stderr)
             return 1
         raise
     finally:
@@ -125,8 +137,11 @@ def _report_failure(run_dir: Path | None, err: Exception) -> None:
         return
     message = str(err) if isinstance(err, USER_ERRORS) else f"{type(err).__name__}: {err}"
     kept = {k: v for k, v in previous.items() if k not in ("state", "pid", "updated_at", "message")}
-    with contextlib.suppress(OSError):
+    try:
         run.write_status("failed", **{**kept, "message": message})
+    except OSError:  # a full disk: an old "finished" must not stay as if this attempt had not happened
+        with contextlib.suppress(OSError):
+            run.status_file.unlink(missing_ok=True)
 
 
 def _decoding(args: argparse.Namespace) -> dict:
@@ -135,25 +150,17 @@ def _decoding(args: argparse.Namespace) -> dict:
             "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping}
 
 
-def _write_traces(path: str, checkpoint: str, sources: list[str], results: list) -> None:
-    """One JSON file with the trace of every input (format: docs/beam-trace.md)."""
-    doc = {"format": "nmt-studio-beam-traces", "version": 1, "checkpoint": str(checkpoint),
-           "inputs": [{"index": i, "source": src, "translations": [h.text for h in r.hypotheses],
-                       "trace": r.trace.to_dict()} for i, (src, r) in enumerate(zip(sources, results))]}
-    Path(path).write_text(json.dumps(doc, ensure_ascii=False, allow_nan=False), encoding="utf-8")
-
-
 def read_input_lines() -> list[str]:
     """stdin as lines. Bytes that are not UTF-8 become lone surrogates here (``surrogateescape``) and
-    U+FFFD in the translator, which says so in a notice: one bad byte must not abort a whole file.
-    Only "\n" ends a line (a CR inside a line is whitespace, as in the corpus readers)."""
+    U+FFFD in the translator, which says so in a notice: one bad byte must not abort a whole file. LF, CRLF
+    and CR alone all end a line, as in the corpus readers."""
     stream = sys.stdin
     raw = getattr(stream, "buffer", None)  # a text-only stream (a notebook, a test) has no bytes to decode
     text = raw.read().decode("utf-8", errors="surrogateescape") if raw is not None else stream.read()
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
 
 
 def report_notices(translator, lines: list[str]) -> None:
@@ -167,13 +174,13 @@ def report_notices(translator, lines: list[str]) -> None:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
-    from .translator import Translator
+    from .translator import Translator, check_decoding
 
+    check_decoding(FLAGS, beam_size=args.beam_size, nbest=args.nbest, max_ratio=args.max_ratio, alpha=args.alpha,
+                   batch_size=args.batch_size)  # before reading anything: a bad flag is the first thing to say
     translator = Translator.from_path(args.checkpoint, args.device)
     lines = read_input_lines()
     report_notices(translator, lines)
-    if args.nbest < 1 or args.nbest > args.beam_size:
-        raise ValueError(f"--nbest must be between 1 and --beam-size ({args.beam_size}), got {args.nbest}")
     if args.nbest == 1 and not args.trace:
         for out in translator.translate(lines, batch_size=args.batch_size, **_decoding(args)):
             print(out)
@@ -187,15 +194,17 @@ def cmd_translate(args: argparse.Namespace) -> int:
         for rank, hyp in enumerate(result.hypotheses, start=1):  # index, rank, score, logprob, text
             print(f"{i}\t{rank}\t{hyp.score:.4f}\t{hyp.logprob:.4f}\t{hyp.text}")
     if args.trace:
-        _write_traces(args.trace, args.checkpoint, lines, results)
+        write_traces(args.trace, args.checkpoint, lines, results)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .corpus import read_parallel
     from .evaluation import corpus_scores
-    from .translator import Translator
+    from .translator import Translator, check_decoding
 
+    check_decoding(FLAGS, beam_size=args.beam_size, max_ratio=args.max_ratio, alpha=args.alpha,
+                   batch_size=args.batch_size)
     pairs = read_parallel(args.src, args.ref)
     translator = Translator.from_path(args.checkpoint, args.device)
     affected = Counter(n.kind for s in pairs.src for n in translator.prepare(s).notices)
@@ -205,7 +214,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.trace:
         results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, **_decoding(args))
         hyps = [r.best.text if r.hypotheses else "" for r in results]
-        _write_traces(args.trace, args.checkpoint, pairs.src, results)
+        write_traces(args.trace, args.checkpoint, pairs.src, results)
     else:
         hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
     if args.hyp_out:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from .limits import BOUNDS, LimitError, check, check_number, check_whole
+
 CELLS = ("rnn", "gru", "lstm")
 ATTENTIONS = ("none", "dot", "general", "additive")
 TOKENIZER_TYPES = ("unigram", "bpe", "char", "word")
@@ -119,11 +121,38 @@ class ExperimentConfig:
 def _build(kind: type, values: dict[str, Any], section: str) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"config section '{section}' must be a mapping, got {type(values).__name__}")
-    names = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(values) - names
+    fields = {f.name: f for f in dataclasses.fields(kind)}
+    unknown = set(values) - set(fields)
     if unknown:
-        raise ConfigError(f"unknown key(s) in '{section}': {sorted(unknown)}; valid keys: {sorted(names)}")
-    return kind(**values)
+        raise ConfigError(f"unknown key(s) in '{section}': {sorted(unknown)}; valid keys: {sorted(fields)}")
+    return kind(**{name: _typed(f"{section}.{name}", fields[name], value) for name, value in values.items()})
+
+
+def _typed(name: str, spec: dataclasses.Field, value: Any) -> Any:
+    """A config value checked against its bound (``limits.BOUNDS``) and its declared type, so numbers written
+    the way people write them (``1e-3``, which YAML reads as a string) work, and a wrong type fails here, with
+    its name, instead of deep inside training or (for a checkpoint's config) after gigabytes were allocated."""
+    kind = str(spec.type)
+    if value is None:
+        if "None" not in kind:
+            raise ConfigError(f"{name} must be set (it has no 'none' value)")
+        return None
+    try:
+        if name in BOUNDS:
+            return check(name, value)
+        if kind.startswith("float"):
+            return float(check_number(name, value))
+        if kind.startswith("int"):
+            return int(check_whole(name, value))
+    except LimitError as err:
+        raise ConfigError(str(err)) from None
+    if kind.startswith("bool") and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if kind.startswith("str") and not isinstance(value, str):
+        raise ConfigError(f"{name} must be text, got {value!r}")
+    if kind.startswith("dict") and not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a mapping, got {value!r}")
+    return value
 
 
 def validate(cfg: ExperimentConfig) -> None:

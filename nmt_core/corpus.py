@@ -115,8 +115,8 @@ def _read_lines(path: PathLike, encoding: str) -> list[str]:
         raise CorpusError(f"unknown encoding {encoding!r}", path=path) from None
     if text.startswith("\ufeff"):  # byte-order mark written by some Windows editors
         text = text[1:]
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
+    if "\r" in text:  # Windows (CRLF) and old Mac (CR alone) line ends: both end a line
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -205,6 +205,9 @@ def read_csv(path: PathLike, src_column: str, tgt_column: str, *, encoding: str 
         if header is None:
             raise CorpusError(f"{path}: empty corpus (no header row)", path=path)
         header = [h.strip() for h in header]
+        if src_column == tgt_column:
+            raise _error(path, 1, f"the source and target columns are the same ({src_column!r}): a model would "
+                                  "learn to copy; choose two different columns")
         missing = [c for c in (src_column, tgt_column) if c not in header]
         if missing:
             available = ", ".join(repr(h) for h in header)

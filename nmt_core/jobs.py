@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -34,7 +35,7 @@ class JobLimitError(RuntimeError):
 def _spawn(args: list[str], log_path: Path, cwd: Path) -> subprocess.Popen:
     """Start ``python -m nmt_core ARGS`` detached from the server (own session), output to a log file."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "NMT_STUDIO_JOB": "1"}  # the CLI then keeps a STOP it finds
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log_path, "ab") as log:
@@ -66,25 +67,30 @@ def max_trainings() -> int:
 
 
 def start_training(cfg: ExperimentConfig, runs_root: str | Path, name: str, *, limit: int | None = None,
-                   cwd: str | Path | None = None) -> RunInfo:
+                   cwd: str | Path | None = None, owner: str | None = None, per_owner: int | None = None) -> RunInfo:
     """Write ``cfg`` into a new run folder and start ``python -m nmt_core train`` on it in the background.
 
-    Raises ``JobLimitError`` when ``limit`` runs are already active (the message names them), and
-    ``ValueError`` for an unsafe name or a run folder that already holds a run.
+    Raises ``JobLimitError`` when ``limit`` runs are already active (the message names them), or when
+    ``owner`` already has ``per_owner`` active runs, and ``ValueError`` for an unsafe name or a run folder that
+    already holds a run. ``owner`` is recorded in the run folder (the studio lets only the owner stop it).
     """
     root = Path(runs_root)
     path = run_path(root, name)
     with _launch_lock(root):
         _check_limit(root, limit)
+        _check_owner_limit(root, owner, per_owner)
         if (path / "status.json").exists() or (path / "last.pt").exists():
             raise ValueError(f"a run named '{name}' already exists: pick another name or resume it")
         run = RunDir(path).create()
+        if owner:
+            run.owner_file.write_text(owner, encoding="utf-8")
         requested = path / "requested.yaml"
         requested.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
         run.clear_stop()
+        fields = dict(step=0, max_steps=cfg.train.max_steps, name=name, message="starting the training process")
+        run.write_status("starting", pid=None, **fields)  # before the child exists, so its own writes win
         proc = _spawn(["train", str(requested), "--run-dir", str(path)], run.log_file, Path(cwd or root.parent))
-        run.write_status("starting", pid=proc.pid, step=0, max_steps=cfg.train.max_steps, name=name,
-                         message="starting the training process")
+        _record_pid(run, proc.pid, fields)
     return run_info(path)
 
 
@@ -102,12 +108,30 @@ def resume_training(runs_root: str | Path, name: str, *, limit: int | None = Non
         _check_limit(root, limit)
         run = RunDir(path)
         run.clear_stop()
+        fields = dict(step=info.step, max_steps=info.max_steps, name=name, message="resuming from last.pt",
+                      best_bleu=info.best_bleu if info.best_bleu is not None else -1.0)
+        run.write_status("starting", pid=None, **fields)
         proc = _spawn(["train", str(run.config_file), "--run-dir", str(path), "--resume"], run.log_file,
                       Path(cwd or root.parent))
-        run.write_status("starting", pid=proc.pid, step=info.step, max_steps=info.max_steps, name=name,
-                         best_bleu=info.best_bleu if info.best_bleu is not None else -1.0,
-                         message="resuming from last.pt")
+        _record_pid(run, proc.pid, fields)
     return run_info(path)
+
+
+def _check_owner_limit(root: Path, owner: str | None, per_owner: int | None) -> None:
+    """One student may not fill the server: at most ``per_owner`` active runs per owner."""
+    if owner is None or per_owner is None:
+        return
+    mine = [r for r in active_runs(root) if r.owner == owner]
+    if len(mine) >= per_owner:
+        raise JobLimitError(f"you already have {len(mine)} training(s) running ({mine[0].describe()}); this server "
+                            f"allows {per_owner} per person: stop it or wait until it ends")
+
+
+def _record_pid(run: RunDir, pid: int, fields: dict[str, Any]) -> None:
+    """Add the child's pid to the "starting" status, unless the child has already written its own status (it
+    writes "running" with its pid once its loop begins; that must never be overwritten with "starting")."""
+    if (run.read_status() or {}).get("state") == "starting":
+        run.write_status("starting", pid=pid, **fields)
 
 
 def _check_limit(root: Path, limit: int | None) -> None:
@@ -120,13 +144,14 @@ def _check_limit(root: Path, limit: int | None) -> None:
 
 
 def stop_run(path: str | Path) -> None:
-    """Ask a run to save and exit cleanly (it checks the STOP file every step). A run still "starting"
-    (preparing data, before its first step) has nothing to save and would clear the STOP file when its
-    loop begins, so it is terminated instead and marked stopped."""
+    """Ask a run to save and exit cleanly: the STOP file, which the trainer checks before its first step and
+    after every step, and never clears at start (so a stop asked for before the process began wins). A run
+    still "starting" (reading data, training its tokenizer) has nothing to save yet, so it is also terminated
+    at once and marked stopped."""
     run = RunDir(path)
-    if (run.read_status() or {}).get("state") == "starting" and kill_run(path):
-        return
     run.request_stop()
+    if (run.read_status() or {}).get("state") == "starting":
+        kill_run(path)
 
 
 def kill_run(path: str | Path, wait_s: float = 5.0) -> bool:

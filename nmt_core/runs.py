@@ -43,6 +43,7 @@ class RunDir:
     config_file = property(lambda self: self.path / "config.yaml")
     metrics_file = property(lambda self: self.path / "metrics.jsonl")
     status_file = property(lambda self: self.path / "status.json")
+    owner_file = property(lambda self: self.path / "owner")  # who started the run (a hashed browser id)
     stop_file = property(lambda self: self.path / "STOP")
     last_checkpoint = property(lambda self: self.path / "last.pt")
     best_checkpoint = property(lambda self: self.path / "best.pt")
@@ -54,12 +55,24 @@ class RunDir:
 
     # ---- metrics
     def append_metrics(self, record: dict[str, Any]) -> None:
-        with open(self.metrics_file, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        """One JSON line, flushed. A line a killed process left half-written is ended first, so it costs only
+        itself, never the record after it."""
+        with open(self.metrics_file, "a+b") as f:
+            if f.tell() > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
             f.flush()
 
     def read_metrics(self) -> pd.DataFrame:
         return read_metrics(self.metrics_file)
+
+    def mark_resume(self, step: int) -> None:
+        """Record that a new process continues from the checkpoint of ``step``: the records a killed or stopped
+        process wrote after that step are trained again, and ``read_metrics`` drops them. The file itself stays
+        append-only, so a kill at any moment loses nothing."""
+        self.append_metrics({"kind": "resume", "step": int(step)})
 
     # ---- status
     def write_status(self, state: str, **fields: Any) -> None:
@@ -96,20 +109,33 @@ class RunDir:
 
 
 def read_metrics(path: str | Path) -> pd.DataFrame:
-    """All complete JSON lines of a metrics file as a DataFrame (empty if none yet)."""
-    rows = []
+    """The complete JSON lines of a metrics file as a DataFrame (empty if none yet), each step once: at a
+    ``resume`` record (``RunDir.mark_resume``) the records after its step, which the resumed process trains
+    again, are dropped, and the resume records themselves are not rows."""
+    rows: list[dict[str, Any]] = []
     try:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 if not line.endswith("\n"):
                     break  # a writer is mid-line
                 try:
-                    rows.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError:
                     continue
+                if isinstance(record, dict) and record.get("kind") == "resume":
+                    rows = [r for r in rows if _step(r) <= _step(record)]
+                elif isinstance(record, dict):
+                    rows.append(record)
     except FileNotFoundError:
         pass
     return pd.DataFrame(rows)
+
+
+def _step(record: dict[str, Any]) -> int:
+    try:
+        return int(record.get("step", 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def write_json_atomic(path: str | Path, record: dict[str, Any]) -> None:
@@ -180,6 +206,7 @@ class RunInfo:
     has_best: bool
     has_last: bool
     budget_s: float | None = None  # the run's time budget, when it has one
+    owner: str | None = None  # who started it (studio/identity.py), None for runs started from a terminal
 
     @property
     def active(self) -> bool:
@@ -225,7 +252,14 @@ def run_info(path: str | Path) -> RunInfo:
     return RunInfo(run.path.name, run.path, state, step, max_steps,
                    None if best is None or best < 0 else float(best), str(status.get("message", "")),
                    eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists(),
-                   float(budget) if isinstance(budget, int | float) and budget > 0 else None)
+                   float(budget) if isinstance(budget, int | float) and budget > 0 else None, _owner(run))
+
+
+def _owner(run: RunDir) -> str | None:
+    try:
+        return run.owner_file.read_text(encoding="utf-8").strip()[:64] or None
+    except OSError:
+        return None
 
 
 def _run_config(run: RunDir) -> dict[str, Any] | None:

@@ -27,7 +27,7 @@ from .config import ExperimentConfig
 from .data import build_model, prepare_data
 from .device import autocast, pick_device, set_threads
 from .evaluation import validate
-from .model import Seq2Seq
+from .optim import make_optimizer, make_scheduler
 from .runs import RunDir
 
 
@@ -60,34 +60,6 @@ class TrainResult:
     last_validation: dict[str, Any] | None
 
 
-def make_optimizer(model: Seq2Seq, cfg: ExperimentConfig, device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused implementation (one kernel over all parameters) where torch has it for this
-    device, else the multi-tensor (``foreach``) one. Same update as the per-parameter loop, fewer kernels:
-    see docs/benchmarks.md for what each choice measured."""
-    fused = device.type in ("cuda", "cpu")
-    return torch.optim.Adam(model.parameters(), lr=cfg.train.lr, fused=fused or None, foreach=None if fused else True)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, cfg: ExperimentConfig,
-                   progress: Callable[[int], float] | None = None,
-                   scale: Callable[[], float] | None = None) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up, then constant or cosine decay, times ``scale()`` (the plateau halvings).
-
-    ``progress(step)`` is how far training is, from 0 to 1; by default ``step / max_steps``. The trainer
-    passes the larger of that and ``elapsed / time_budget_s``, so a run cut by its time budget still ends
-    with a decayed learning rate: over a fixed number of minutes that is what gives the best model."""
-    t = cfg.train
-    progress = progress or (lambda step: min(1.0, step / max(1, t.max_steps)))
-
-    def factor(step: int) -> float:
-        warm = min(1.0, (step + 1) / t.warmup_steps) if t.warmup_steps else 1.0
-        if t.lr_schedule == "cosine":
-            warm *= 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress(step))))
-        return warm * (scale() if scale is not None else 1.0)
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 class Trainer:
     """Owns one run: model, optimizer, data, run directory. ``run()`` trains until a stop condition."""
 
@@ -105,6 +77,7 @@ class Trainer:
             # Data, tokenizer and model must be the run's own (the weights fit nothing else); the train
             # section comes from the caller, so a resumed run can be given more steps or time.
             saved = ExperimentConfig.from_dict(payload["config"])
+            _check_resumable(saved, cfg)
             saved.train = cfg.train
             cfg = saved
         self.cfg = cfg
@@ -143,6 +116,15 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.progress = Progress(**state["progress"])
         torch.set_rng_state(state["rng"])
+        # The resumed run uses the learning rate it was given (config.yaml records it): the optimizer's saved
+        # state carries the old one, so set it where the scheduler reads it.
+        lr = self.cfg.train.lr
+        self.scheduler.base_lrs = [lr for _ in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            group["initial_lr"] = lr
+            group["lr"] = lr * self.scheduler.lr_lambdas[0](self.scheduler.last_epoch)
+        if self.world.is_main:
+            self.run.mark_resume(self.progress.step)  # the steps after last.pt are trained again
 
     def _training_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -228,8 +210,8 @@ class Trainer:
         started, window = time.time(), _Window()
         self._started = started
         self._elapsed_before = p.elapsed_s  # training seconds of earlier (resumed-from) processes
-        if self.world.is_main:
-            self.run.clear_stop()
+        # A STOP file is never cleared here: a stop asked for before this process began (the studio's Stop right
+        # after Start) must win. Whoever starts a run clears a stale one first (jobs.py, or the CLI in a terminal).
         self._status("running", "training")
         bar = tqdm(total=t.max_steps, initial=p.step, disable=not self.progress_bar, file=sys.stderr,
                    mininterval=1.0, desc=self.cfg.name, unit="step")
@@ -268,10 +250,7 @@ class Trainer:
 
     def _log_train(self, window: _Window, started: float, bar) -> None:
         record = window.summary(self.world)  # one host sync (and, distributed, one all-reduce) per interval
-        if not math.isfinite(record["loss"]):
-            raise TrainingError(f"non-finite loss ({record['loss']}) near step {self.progress.step}: training "
-                                "stopped; the last good checkpoint is kept. Try a lower learning rate or "
-                                "gradient clipping.")
+        self._check_divergence(record["loss"])
         record.update(kind="train", step=self.progress.step, epoch=self.progress.epoch,
                       lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2))
         self.progress.history.append(record)
@@ -283,6 +262,28 @@ class Trainer:
         if self.on_log:
             self.on_log(record)
 
+    def _kept(self) -> str:
+        """What is left after a failure, said truthfully."""
+        if self.run.last_checkpoint.exists():
+            return "the last good checkpoint (last.pt) is kept"
+        return "no checkpoint had been saved yet"
+
+    def _check_divergence(self, loss: float) -> None:
+        """A non-finite loss, or one an order of magnitude above a uniform guess over the vocabulary (where every
+        fresh model starts), or above both the best seen so far and that guess, is divergence: a failure, never a
+        "finished" run with a useless model."""
+        chance = math.log(max(2, self.cfg.model.tgt_vocab_size))  # the loss of guessing uniformly
+        lowest = self._lowest_loss = min(getattr(self, "_lowest_loss", math.inf), loss)
+        if not math.isfinite(loss):
+            why = f"non-finite loss ({loss})"
+        elif loss > 10 * chance or (loss > 10 * lowest and loss > chance):
+            why = f"the loss grew from {lowest:.3g} to {loss:.3g} (a uniform guess scores {chance:.3g})"
+        else:
+            return
+        raise TrainingError(f"training diverged near step {self.progress.step}: {why}; {self._kept()}. Try a "
+                            f"lower learning rate (now {self.optimizer.param_groups[0]['lr']:.3g}) or gradient "
+                            "clipping.")
+
     def _validate_and_save(self, started: float) -> dict[str, Any]:
         p = self.progress
         record = None
@@ -291,8 +292,7 @@ class Trainer:
                       **validate(self.model, self.data, self.cfg, self.device)}
         record = self.world.broadcast(record)
         if not math.isfinite(record["dev_loss"]):
-            raise TrainingError(f"non-finite dev loss at step {p.step}: training stopped; the last good "
-                                "checkpoint is kept.")
+            raise TrainingError(f"non-finite dev loss at step {p.step}: training stopped; {self._kept()}")
         p.elapsed_s = self._elapsed(started)  # saved with the checkpoint, so resumed runs keep counting
         record["elapsed_s"] = round(p.elapsed_s, 2)
         improved = record["bleu"] > p.best_bleu
@@ -331,6 +331,20 @@ class Trainer:
         p = self.progress
         self.run.write_status(state, message=message, step=p.step, max_steps=self.cfg.train.max_steps,
                               epoch=p.epoch, best_bleu=p.best_bleu, device=str(self.device), name=self.cfg.name)
+
+
+#: Train settings that decide the order of the data: a resumed run must keep them, or "continue exactly where it
+#: stopped" would be false.
+FIXED_ON_RESUME = ("batch_size", "batch_tokens", "seed")
+
+
+def _check_resumable(saved: ExperimentConfig, asked: ExperimentConfig) -> None:
+    """Refuse a resume that would silently train something else than asked: changed data-order settings."""
+    for key in FIXED_ON_RESUME:
+        before, now = getattr(saved.train, key), getattr(asked.train, key)
+        if before != now:
+            raise TrainingError(f"cannot resume with train.{key}={now!r}: the run was trained with {before!r}, "
+                                "which fixes its data order; keep it, or start a new run")
 
 
 class _Window:

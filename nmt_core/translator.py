@@ -16,6 +16,7 @@ from .batching import make_batch, sorted_batches
 from .checkpoint import Checkpoint, load_checkpoint
 from .device import pick_device
 from .hypotheses import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
+from .limits import LimitError, check
 from .notices import CheckedSource, check_source
 from .sampling import sample
 from .scoring import score_translation
@@ -28,6 +29,19 @@ MAX_INPUT_PIECES = 200
 #: A translation to score or a forced prefix longer than this is refused: teacher forcing and forced decoding
 #: take one decoder step per piece, so without a cap a pasted novel would hold the server for minutes.
 MAX_TARGET_PIECES = 1000
+
+
+def check_decoding(labels: dict[str, str] | None = None, **values: float) -> None:
+    """Every decoding option inside its bound (``limits.BOUNDS``), checked in the order given, with one line
+    naming the first that is not (beam size before n-best: an n-best above a bad beam size is not the problem);
+    n-best may not exceed the beam size. The same check serves the CLI (``labels`` maps names to its flags), the
+    Python API and the studio."""
+    label = lambda name: (labels or {}).get(name, name)  # noqa: E731
+    for name, value in values.items():
+        check(name, value, label(name))
+    if "nbest" in values and values["nbest"] > values.get("beam_size", values["nbest"]):
+        raise LimitError(f"{label('nbest')}={values['nbest']} is more than {label('beam_size')}="
+                         f"{values['beam_size']}: a beam of k keeps at most k complete hypotheses")
 
 
 class Translator:
@@ -72,6 +86,7 @@ class Translator:
                   stopping: str = "exact") -> list[str]:
         """Best translations, in input order. Empty inputs give empty outputs. ``beam_size=1`` without a
         prefix runs the greedy fast path; anything else runs ``decode``."""
+        check_decoding(beam_size=beam_size, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size)
         if beam_size > 1 or prefix:
             results = self.decode(sentences, beam_size=beam_size, length_penalty=length_penalty, alpha=alpha,
                                   max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping)
@@ -93,6 +108,8 @@ class Translator:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
         text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)
         ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty)."""
+        check_decoding(beam_size=beam_size, nbest=nbest, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size,
+                       top_n_rejected=top_n_rejected)
         prepared = [self.prepare(s) for s in sentences]
         results: list[BeamResult | None] = [None] * len(prepared)
         prefix_ids = self._prefix_ids(prefix)
@@ -133,6 +150,7 @@ class Translator:
     def sample(self, sentence: str, *, n: int = 5, temperature: float = 1.0, top_k: int = 0, seed: int | None = None,
                max_ratio: float = 2.0, prefix: str | None = None) -> list[Hypothesis]:
         """``n`` random translations (ancestral sampling), for comparison with search."""
+        check_decoding(samples=n, temperature=temperature, max_ratio=max_ratio)
         src = self.prepare(sentence)
         batch = make_batch([src.ids]).to(self.device)
         samples = sample(self.model, batch.src, batch.src_lengths, n=n, temperature=temperature, top_k=top_k,

@@ -4,7 +4,7 @@ import streamlit as st
 
 from nmt_core import jobs
 from nmt_core.runs import list_runs
-from studio import layout, paths, run_monitor, state, train_form
+from studio import identity, layout, paths, run_monitor, state, train_form
 
 layout.page("Train", "Training runs in its own process and reports through files in its run folder, so it keeps "
             "going when you switch pages, refresh, or close the tab. Come back any time to watch it.",
@@ -16,14 +16,17 @@ st.header("Your runs")
 if runs:
     by_name = {r.name: r for r in runs}
     name = state.control(st.selectbox, "Run", "run", (active or runs)[0].name, options=list(by_name))
-    run = by_name[name]
+    run, mine = by_name[name], identity.may_control(by_name[name])
     b1, b2, b3 = st.columns(3, width=560)
-    if run.active and b1.button("Stop (saves first)", key="tr_stop", icon=":material/stop:"):
+    if not mine:
+        st.caption("Started by another browser: you can watch it; only the person who started it can stop or "
+                   "resume it.")
+    if mine and run.active and b1.button("Stop (saves first)", key="tr_stop", icon=":material/stop:"):
         jobs.stop_run(run.path)
         st.toast(f"Asked {name} to stop; it saves a checkpoint first.")
-    if run.active and b2.button("Kill now", key="tr_kill", help="For a run that does not react to Stop"):
+    if mine and run.active and b2.button("Kill now", key="tr_kill", help="For a run that does not react to Stop"):
         jobs.kill_run(run.path)
-    if not run.active and run.has_last and b1.button("Resume", key="tr_resume", icon=":material/play_arrow:"):
+    if mine and not run.active and run.has_last and b1.button("Resume", key="tr_resume", icon=":material/play_arrow:"):
         if message := train_form.resume_run(name):
             st.warning(message)
         else:

@@ -15,6 +15,7 @@ The public functions take a ``ModelRef``; those of the inspection pages also tur
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import streamlit as st
 import torch
 
 from nmt_core import inspection
-from nmt_core.checkpoint import Checkpoint
+from nmt_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from nmt_core.hypotheses import BeamResult, Diagnosis
 from nmt_core.model import Intervention
 from nmt_core.runs import list_runs
@@ -51,6 +52,7 @@ class ModelRef:
     path: str
     mtime: float
     label: str
+    problem: str | None = None  # why the file cannot be loaded (never a default then)
 
 
 def model_key(path: Path | str) -> str:
@@ -60,26 +62,46 @@ def model_key(path: Path | str) -> str:
 
 
 def available_models() -> dict[str, ModelRef]:
-    """Shipped checkpoints first (the default model leading), then best.pt of every run."""
+    """Shipped checkpoints first (the default model leading), then best.pt of every run, then, last and labelled,
+    files that cannot be loaded: they stay visible (picking one says why) but are never a default."""
     found: dict[str, ModelRef] = {}
     shipped = sorted(paths.checkpoints_dir().glob("*.pt"),
                      key=lambda p: (p.stem != DEFAULT_MODEL, p.stem != FALLBACK_MODEL, p.name))
-    for path in shipped:
-        key = model_key(path)
-        found[key] = ModelRef(key, str(path), path.stat().st_mtime, key)
+    candidates = [(p, model_key(p), model_key(p)) for p in shipped]
     for run in list_runs(paths.runs_root()):
         best = run.path / "best.pt"
         if best.exists():
-            key = model_key(best)
-            found[key] = ModelRef(key, str(best), best.stat().st_mtime, f"{key}, step {run.step}, {run.state}")
-    return found
+            candidates.append((best, model_key(best), f"{model_key(best)}, step {run.step}, {run.state}"))
+    broken: dict[str, ModelRef] = {}
+    for path, key, label in candidates:
+        stat = path.stat()
+        reason = problem(str(path), stat.st_mtime, stat.st_size)
+        if reason is None:
+            found[key] = ModelRef(key, str(path), stat.st_mtime, label)
+        else:
+            broken[key] = ModelRef(key, str(path), stat.st_mtime, f"{label} (cannot be loaded)", reason)
+    return found | broken
+
+
+@functools.lru_cache(maxsize=256)
+def problem(path: str, mtime: float, size: int) -> str | None:
+    """Why a checkpoint file cannot be loaded, or None. Checked once per (path, mtime, size) on the CPU with
+    the core's full validation (config bounds, every weight's shape before allocation)."""
+    try:
+        load_checkpoint(path, "cpu")
+    except CheckpointError as err:
+        return str(err)
+    return None
 
 
 def contrast_model(key: str, keys: list[str]) -> str:
     """The natural second model for Compare: ``<name>-noattn`` of a shipped model when there is one (the
     bottleneck twin), else the next model in the list."""
     twin = key.replace(" (shipped)", "-noattn (shipped)")
-    return twin if twin in keys and twin != key else next(k for k in keys if k != key)
+    if twin in keys and twin != key:
+        return twin
+    usable = available_models()
+    return next((k for k in keys if k != key and k in usable and usable[k].problem is None), keys[0])
 
 
 # --------------------------------------------------------------------------------------- the model itself

@@ -48,6 +48,10 @@ def _use_example() -> None:
         st.session_state["s"] = choice
 
 
+#: The longest sentence the box accepts (a widget bound; links are cut to it with a notice).
+MAX_CHARS = 2000
+
+
 def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | None:
     """The source sentence (URL key ``s``), with example chips. Returns the normalised sentence, cut to
     the inspection limit, or None (with a hint) when it is empty; every change on the way is shown
@@ -55,15 +59,17 @@ def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | N
     chips = examples(ref)
     default = chips[0] if chips else ""
     if state.locked():
-        text = state.keep("s", state.query_value("s", default))
-        st.text(f"Sentence: {text}")
+        text, notice = state.within_bounds("s", state.query_value("s", default), default, max_chars=MAX_CHARS)
+        st.text(f"Sentence: {state.keep('s', text)}")
+        if notice:
+            st.warning(f"The link's sentence: {notice}", icon=":material/tune:")
     else:
         if st.session_state.get("example") not in chips:
             st.session_state.pop("example", None)  # a chip of the previous model
         if chips:
             st.pills("Examples", chips, key="example", on_change=_use_example,
                      help="Sentences from the data the model was trained or tested on.")
-        text = state.control(st.text_area, label, "s", default, height=68, max_chars=2000)
+        text = state.control(st.text_area, label, "s", default, height=68, max_chars=MAX_CHARS)
     return clean_sentence(ref, text)
 
 

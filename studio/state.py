@@ -53,7 +53,11 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, **kw
     In locked mode nothing is drawn and the value comes from the URL (or ``default``)."""
     options = kwargs.get("options")
     if locked():
-        return keep(key, query_value(key, default, options, kwargs.get("format_func", str)))
+        value = query_value(key, default, options, kwargs.get("format_func", str))
+        value, notice = within_bounds(key, value, default, **kwargs)
+        if notice:
+            st.warning(f"The link's {label.lower()}: {notice}", icon=":material/tune:")
+        return keep(key, value)
     lo, hi, old = kwargs.get("min_value"), kwargs.get("max_value"), st.session_state.get(key)
     if isinstance(old, int | float) and lo is not None and hi is not None and not lo <= old <= hi:
         st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
@@ -63,6 +67,28 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, **kw
         arg = _DEFAULT_ARG[widget.__name__]
         kwargs[arg] = list(options).index(default) if arg == "index" else default
     return keep(key, widget(label, key=key, bind="query-params", **kwargs))
+
+
+def within_bounds(key: str, value: Any, default: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """A value from a link brought inside the bounds its widget would enforce (``min_value``/``max_value``,
+    ``max_chars``, ``options``), with a notice saying what changed. Links are never trusted: in locked mode no
+    widget stands between the URL and the core, so this is the only check (``?beam_size=1500`` once held the
+    server for 44 s)."""
+    lo, hi, options, chars = kwargs.get("min_value"), kwargs.get("max_value"), kwargs.get("options"), \
+        kwargs.get("max_chars")
+    if isinstance(value, bool) or isinstance(default, bool):
+        return value, None
+    if isinstance(value, int | float) and (lo is not None or hi is not None):
+        fixed = min(max(value, lo if lo is not None else value), hi if hi is not None else value)
+        fixed = type(default)(fixed) if isinstance(default, int | float) else fixed
+        if fixed != value or fixed != fixed:  # out of range, or NaN
+            fixed = default if fixed != fixed else fixed
+            return fixed, f"{value!r} is outside {lo}..{hi}; using {fixed}"
+    if isinstance(value, str) and chars is not None and len(value) > chars:
+        return value[:chars], f"{len(value):,} characters, cut to the first {chars:,}"
+    if options is not None and not isinstance(value, list) and value not in list(options):
+        return default, f"{value!r} is not one of the choices; using {default!r}"
+    return value, None
 
 
 def _valid_choice(value: Any, options: Iterable[Any]) -> bool:
@@ -89,6 +115,6 @@ def query_value(key: str, default: Any, options: Iterable[Any] | None = None,
             return int(float(raw))
         if isinstance(default, float):
             return float(raw)
-    except ValueError:
+    except (ValueError, OverflowError):  # "abc", "1e999" as an int: the default, never a traceback
         return default
     return raw

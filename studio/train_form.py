@@ -20,7 +20,7 @@ from nmt_core import jobs, tasks
 from nmt_core.config import ATTENTIONS, CELLS, TOKENIZER_TYPES, ConfigError, ExperimentConfig
 from nmt_core.recipes import QUICK
 from nmt_core.runs import run_path
-from studio import paths
+from studio import identity, paths
 from studio.display import escape_md
 from studio.uploads import Upload, csv_columns, save_upload
 
@@ -41,7 +41,8 @@ def start_run(name: str, raw_config: dict[str, Any], uploads: Mapping[str, Uploa
                      "tgt_path": "target.txt"}[key]  # never the user's file name: nothing escapes the run folder
             corpus[key] = str(save_upload(upload, path, fixed))
         cfg = ExperimentConfig.from_dict({**raw_config, "name": name})
-        jobs.start_training(cfg, paths.runs_root(), name, cwd=paths.ROOT)
+        jobs.start_training(cfg, paths.runs_root(), name, cwd=paths.ROOT, owner=identity.owner_id(),
+                            per_owner=identity.per_user_limit())
     except jobs.JobLimitError as err:
         return str(err)
     except (ConfigError, ValueError, OSError) as err:

@@ -26,9 +26,9 @@ from nmt_core.cli import main
 from nmt_core.config import ConfigError, DataConfig, ExperimentConfig, load_config
 from nmt_core.data import make_splits
 from nmt_core.model import Seq2Seq
+from nmt_core.optim import make_scheduler
 from nmt_core.recipes import QUICK, apply_recipe
 from nmt_core.splits import leaked_sentences, split
-from nmt_core.train import make_scheduler
 
 ROOT = Path(__file__).resolve().parents[1]
 

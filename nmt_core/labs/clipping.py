@@ -28,8 +28,9 @@ import pandas as pd
 import torch
 
 from ..checkpoint import read_payload
+from ..optim import make_scheduler
 from ..runs import RunDir
-from ..train import Trainer, make_scheduler
+from ..train import Trainer
 from .common import LabResult, Progress, Stopwatch, say, work_folder
 from .variants import BUDGETS, Seq2SeqBudget, base_config, variant_config
 
