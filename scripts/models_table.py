@@ -24,6 +24,8 @@ DOC = ROOT / "docs" / "models.md"
 BEGIN, END = "<!-- models-table:begin (scripts/models_table.py) -->", "<!-- models-table:end -->"
 SWEEP_BEGIN, SWEEP_END = "<!-- sweep-table:begin (scripts/models_table.py) -->", "<!-- sweep-table:end -->"
 SWEEPS = ROOT / "docs" / "sweeps"
+INT8_BEGIN, INT8_END = "<!-- int8-table:begin (scripts/models_table.py) -->", "<!-- int8-table:end -->"
+INT8 = ROOT / "docs" / "int8-cost.json"  # written by scripts/ship_model.sh's two evaluations of each model
 
 
 def architecture(cfg) -> str:
@@ -53,7 +55,7 @@ def row(path: Path) -> str:
         data.corpus) else "corpus"
     return (f"| `{path.name}` | {source} | `configs/{ckpt.config.name}.yaml` | {architecture(ckpt.config)} | "
             f"{ckpt.model.num_parameters() / 1e6:.2f} M | {ckpt.step:,} | {seconds / 60:.1f} min | "
-            f"{size:.2f} MB ({ckpt.extra.get('weights', 'float32')}) | {score} | "
+            f"{size:.2f} MiB ({ckpt.extra.get('weights', 'float32')}) | {score} | "
             f"{'–' if ev is None else ev['sentences']} | {command} |")
 
 
@@ -82,6 +84,23 @@ def sweep_table() -> str:
     return "\n".join(lines)
 
 
+def int8_table() -> str:
+    """The same model scored from its float32 training checkpoint and from the shipped int8 file."""
+    import json
+
+    rows = json.loads(INT8.read_text())
+    lines = ["| model | decoding | float32 BLEU / chrF | int8 BLEU / chrF | BLEU change |", "|---|---|---:|---:|---:|"]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for beam in (5, 1):
+            pick = {r["weights"]: r for r in rows if r["model"] == model and r["beam_size"] == beam}
+            if {"float32", "int8"} <= set(pick):
+                f, q = pick["float32"], pick["int8"]
+                how = "beam 5, GNMT 0.6" if beam == 5 else "greedy"
+                lines.append(f"| `{model}` | {how} | {f['bleu']:.2f} / {f['chrf']:.2f} | {q['bleu']:.2f} / "
+                             f"{q['chrf']:.2f} | {q['bleu'] - f['bleu']:+.2f} |")
+    return "\n".join(lines)
+
+
 def replace_between(doc: str, begin: str, end: str, text: str) -> str:
     start, stop = doc.index(begin) + len(begin), doc.index(end)
     return doc[:start] + "\n" + text + "\n" + doc[stop:]
@@ -91,11 +110,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
-    text, sweeps = table(), sweep_table()
+    text, sweeps, int8 = table(), sweep_table(), int8_table()
     if args.write:
         doc = replace_between(DOC.read_text(encoding="utf-8"), BEGIN, END, text)
+        doc = replace_between(doc, INT8_BEGIN, INT8_END, int8)
         DOC.write_text(replace_between(doc, SWEEP_BEGIN, SWEEP_END, sweeps), encoding="utf-8")
-    print(text + "\n\n" + sweeps)
+    print(text + "\n\n" + int8 + "\n\n" + sweeps)
     return 0
 
 
