@@ -196,17 +196,22 @@ def export_for_peer(data: Path) -> None:
                                                 encoding="utf-8")
 
 
-def run_peer(data: Path, work: Path, minutes: list[float], threads: int) -> list[dict]:
+def run_peer(data: Path, work: Path, minutes: list[float], threads: int, trained: bool = False) -> list[dict]:
+    """Train JoeyNMT (or, with ``trained``, reuse the checkpoints a previous run of this script saved in ``work``)
+    and score every checkpoint it saved at a time point."""
     from nmt_core.corpus import read_parallel
 
-    export_for_peer(data)
     config = work / "peer.yaml"
-    config.write_text(PEER_CONFIG.format(work=work, data=data, beam=BEAM, alpha=ALPHA), encoding="utf-8")
-    points = ",".join(str(m * 60) for m in sorted(minutes))
     stats_file = work / "peer_points.json"
-    with open(work / "peer_train.log", "w") as out:
-        subprocess.run([str(PEER_PYTHON), "-c", PEER_WRAPPER, str(stats_file), points, "train", str(config),
-                        "--skip-test"], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=thread_env(threads))
+    if not trained:
+        export_for_peer(data)
+        config.write_text(PEER_CONFIG.format(work=work, data=data, beam=BEAM, alpha=ALPHA), encoding="utf-8")
+        points = ",".join(str(m * 60) for m in sorted(minutes))
+        with open(work / "peer_train.log", "w") as out:
+            subprocess.run([str(PEER_PYTHON), "-c", PEER_WRAPPER, str(stats_file), points, "train", str(config),
+                            "--skip-test"], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=thread_env(threads))
+    elif not stats_file.exists():
+        raise SystemExit(f"--peer-trained: no {stats_file} from an earlier run")
     saved = json.loads(stats_file.read_text())["saved"] if stats_file.exists() else []
     test = read_parallel(data / "test.src", data / "test.tgt")
     rows = []
@@ -267,6 +272,8 @@ def main() -> int:
     parser.add_argument("--minutes", default="2,5,10,20,40", help="time points (comma-separated)")
     parser.add_argument("--ours-minutes", help="our runs (default: every time point)")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--peer-trained", action="store_true",
+                        help="score the JoeyNMT checkpoints an earlier (interrupted) run saved in --work")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", default="/tmp/nmt-studio-tq")
     parser.add_argument("--json", help="write every measurement here")
@@ -290,7 +297,7 @@ def main() -> int:
     results: dict = {"about": about, "started": started, "threads": args.threads, "ours": [], "peer": []}
     save = lambda: args.json and Path(args.json).write_text(json.dumps(results, indent=1))  # noqa: E731
     if not args.no_peer:
-        results["peer"] = run_peer(data, work, minutes, args.threads)
+        results["peer"] = run_peer(data, work, minutes, args.threads, trained=args.peer_trained)
         print(json.dumps(results["peer"]), flush=True)
         save()
     for m in ours_minutes:
