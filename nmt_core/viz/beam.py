@@ -28,7 +28,9 @@ from ..beam_trace import BeamTrace
 from .common import readable_piece
 
 STATUS_ORDER = ["best", "n-best", "in beam", "kept", "finished", "pruned"]
-STATUS_COLOURS = ["#d62728", "#ff7f0e", "#1f77b4", "#6baed6", "#2ca02c", "#c7c7c7"]
+#: Okabe-Ito hues (colour-blind safe): best vermillion, n-best orange, in beam blue, kept sky blue, finished
+#: bluish green, pruned grey.
+STATUS_COLOURS = ["#D55E00", "#E69F00", "#0072B2", "#56B4E9", "#009E73", "#BBBBBB"]
 #: The chart's name for each of ``BeamTrace.node_states``'s answers.
 STATUS_OF_STATE = {"alive": "in beam", "kept": "kept", "finished": "finished", "pruned": "pruned", "later": "later"}
 
