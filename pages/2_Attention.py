@@ -49,7 +49,7 @@ elif gold:
 heat, lines = st.tabs(["Heatmap", "Alignment lines"])
 with heat:
     downloads.chart_with_downloads(viz.attention_heatmap(result, gold=links, title="Attention weights"),
-                                   result.to_frame(), "attention", png=True)
+                                   result.to_frame(), "attention")
 with lines:
     threshold = state.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
     downloads.chart_with_downloads(viz.alignment_lines(result, threshold=threshold, gold=links,

@@ -31,6 +31,14 @@ def locked() -> bool:
     return bool(st.session_state.get("_locked"))
 
 
+def projector() -> bool:
+    """Projector mode (``?projector=1`` or the sidebar toggle): charts, their text and in-cell numbers enlarged so
+    a 1280x720 projector image reads from the back of a room (``studio.downloads.projected``)."""
+    if st.query_params.get("projector") in ("1", "true", "yes"):
+        st.session_state["_projector"] = True
+    return bool(st.session_state.get("projector", st.session_state.get("_projector", False)))
+
+
 def keep(key: str, value: T) -> T:
     """Record a URL-bound choice so the next page starts from it; returns ``value``."""
     st.session_state.setdefault("_kept", {})[key] = value
