@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from studio import layout, model_card
+from studio import layout, model_card, model_upload, state
 
 ref = layout.page("NMT Studio", "A studio for teaching and inspecting recurrent neural machine translation.",
                   needs_model=False)
@@ -18,6 +18,8 @@ for col, (page, label, _, what) in zip(guide * 2, layout.PAGES[1:]):
         st.page_link(page, label=label)
         st.caption(what)
 
+if not state.locked():
+    model_upload.upload_panel()
 if ref is None:
     st.info("No model yet: start one on the **Train** page.")
     st.stop()

@@ -14,6 +14,7 @@ import torch
 
 from .batching import make_batch, sorted_batches
 from .checkpoint import Checkpoint, load_checkpoint
+from .decoding import Constraints
 from .device import pick_device
 from .hypotheses import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .limits import LimitError, check
@@ -22,7 +23,7 @@ from .sampling import sample
 from .scoring import score_translation
 from .search import beam_search, greedy_search
 from .text import normalize
-from .tokenizer import EOS_ID
+from .tokenizer import EOS_ID, UNK_ID
 
 #: Inputs longer than this many pieces are cut (with a notice), keeping decode time bounded.
 MAX_INPUT_PIECES = 200
@@ -76,6 +77,21 @@ class Translator:
     def _prefix_ids(self, prefix: str | None) -> list[int] | None:
         return self._target_ids(prefix, "forced prefix") if prefix else None
 
+    def target_piece(self, text: str) -> tuple[int, str, str | None]:
+        """The one target piece a what-if forces or blocks, from what the user typed: (id, piece, note). A word
+        the vocabulary spells with several pieces uses its first (the note says so); one it cannot spell, or
+        nothing at all, is refused."""
+        pieces = self.tokenizers.tgt.pieces_with_surface(text)
+        if not pieces:
+            raise ValueError("type the target word or piece to force or block")
+        token, surface = pieces[0]
+        if token == UNK_ID:
+            raise ValueError(f"{surface.strip()!r} is not in the model's target vocabulary (it would be <unk>)")
+        piece = self.tokenizers.tgt.id_to_piece(token)
+        note = None if len(pieces) == 1 else (f"{text.strip()!r} is {len(pieces)} pieces for this model; the first, "
+                                              f"{piece!r}, is used")
+        return token, piece, note
+
     def _finish(self, hyp: Hypothesis) -> Hypothesis:
         return replace(hyp, text=self.tokenizers.tgt.decode(hyp.output_ids))
 
@@ -104,10 +120,13 @@ class Translator:
     @torch.no_grad()
     def decode(self, sentences: list[str], *, beam_size: int = 5, nbest: int = 1, length_penalty: str = "none",
                alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
-               top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact") -> list[BeamResult]:
+               top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact",
+               constraints: Constraints = None) -> list[BeamResult]:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
         text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)
-        ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty)."""
+        ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty). ``constraints``
+        force or block a token at a step (``{step: {"force": id}}`` / ``{step: {"block": [ids]}}``, step 0 = the
+        first target token): the token what-ifs."""
         check_decoding(beam_size=beam_size, nbest=nbest, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size,
                        top_n_rejected=top_n_rejected)
         prepared = [self.prepare(s) for s in sentences]
@@ -118,7 +137,7 @@ class Translator:
             found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam_size, nbest=nbest,
                                 length_penalty=length_penalty, alpha=alpha, max_ratio=max_ratio, record=record,
                                 top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt,
-                                stopping=stopping)
+                                stopping=stopping, constraints=constraints)
             for i, result in zip(index, found):
                 src_pieces = self.source_pieces(prepared[i].ids)
                 results[i] = BeamResult([self._finish(h) for h in result.hypotheses],

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from nmt_core import viz
-from studio import beam_player, display, downloads, labs, layout, models, search_panel, sentences, state
+from studio import beam_player, display, downloads, labs, layout, models, search_panel, sentences, state, what_ifs
 
 ref = layout.page("Translate & beam search",
                   "The decoder writes one token at a time. Greedy search keeps the single most probable prefix; "
@@ -50,6 +50,12 @@ with right:
     if mine.strip():
         verdict = models.diagnosis(ref, sentence, mine, search.beam_size, search.length_penalty, search.alpha)
         search_panel.diagnosis_view(verdict)
+
+st.subheader("…the search could not write a token, or had to?")
+what_ifs.token_what_if(ref, sentence, search, result)
+
+st.subheader("Decoding settings side by side")
+what_ifs.side_by_side(ref, sentence)
 
 _, lab = labs.lab_tables("greedy-vs-beam")
 if "sentences" in lab:

@@ -20,12 +20,13 @@ if sentence is None:
 model_output = models.translation(ref, sentence)
 gold = sentences.gold_alignment(ref, sentence)  # (reference, set of (src word, tgt word) links) or None
 choices = ["the model's translation"] + (["the reference"] if gold else []) + ["my own translation"]
-source = state.control(st.radio, "Attention while writing", "target", choices[0], options=choices,
-                       horizontal=True, help="The decoder is teacher-forced on this target, step by step.")
+source = state.control(st.radio, "Attention while writing", "target", choices[0], options=choices, horizontal=True,
+                       help="The decoder is teacher-forced on this target, step by step.", follows=(ref, sentence))
 if source == "the reference":
     target = gold[0]
 elif source == "my own translation":
-    target = state.control(st.text_input, "Your translation", "mine", model_output, max_chars=500)
+    target = state.control(st.text_input, "Your translation", "mine", model_output, max_chars=500,
+                           follows=(ref, sentence))
 else:
     target = model_output
 if not target.strip():
@@ -49,7 +50,7 @@ elif gold:
 heat, lines = st.tabs(["Heatmap", "Alignment lines"])
 with heat:
     downloads.chart_with_downloads(viz.attention_heatmap(result, gold=links, title="Attention weights"),
-                                   result.to_frame(), "attention", png=True)
+                                   result.to_frame(), "attention")
 with lines:
     threshold = state.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
     downloads.chart_with_downloads(viz.alignment_lines(result, threshold=threshold, gold=links,
@@ -58,7 +59,7 @@ with lines:
 
 st.subheader("What if the decoder could not look at a word?")
 blocked = state.control(st.multiselect, "Hide these source positions from attention", "block", [],
-                        options=list(range(len(result.src_pieces) - 1)),
+                        options=list(range(len(result.src_pieces) - 1)), follows=(ref, result.src_pieces),
                         format_func=lambda i: f"{i}: {display.labels(result.src_pieces)[i]}")
 if blocked:
     what_if = models.source_blocking(ref, sentence, tuple(blocked))

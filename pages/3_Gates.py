@@ -20,7 +20,7 @@ display.show_text("The model's translation (what the decoder runs on)", result.t
 names = {f"{side} · layer {layer}" + (f" · {'backward' if d else 'forward'}" if side == "encoder" and
                                       any(k[2] for k in result.layers) else ""): (side, layer, d)
          for side, layer, d in result.layers}
-choice = state.control(st.selectbox, "Layer", "layer", next(iter(names)), options=list(names))
+choice = state.control(st.selectbox, "Layer", "layer", next(iter(names)), options=list(names), follows=ref)
 side, layer, direction = names[choice]
 equations = EQUATIONS[result.cell]
 gate_names = [eq.quantity for eq in equations]

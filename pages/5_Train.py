@@ -16,9 +16,9 @@ st.header("Your runs")
 if runs:
     by_name = {r.name: r for r in runs}
     name = state.control(st.selectbox, "Run", "run", (active or runs)[0].name, options=list(by_name))
-    run, mine = by_name[name], identity.may_control(by_name[name])
+    run, mine = by_name[name], identity.may_control(by_name[name]) and not state.locked()
     b1, b2, b3 = st.columns(3, width=560)
-    if not mine:
+    if not mine and not state.locked():
         st.caption("Started by another browser: you can watch it; only the person who started it can stop or "
                    "resume it.")
     if mine and run.active and b1.button("Stop (saves first)", key="tr_stop", icon=":material/stop:"):
@@ -41,7 +41,5 @@ st.header("New training run")
 if state.locked():
     st.info("Training is switched off in a locked exercise.")
     st.stop()
-for r in active:
-    st.warning(f"Busy: {r.describe()}. This server trains {jobs.max_trainings()} model(s) at a time; a new run "
-               "can start when it ends (or stop it above).")
+run_monitor.busy_notice()
 train_form.training_form()

@@ -14,6 +14,8 @@ import pandas as pd
 import streamlit as st
 import vl_convert as vlc
 
+from studio import state
+
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def figure_bytes(spec: str, fmt: str) -> bytes:
@@ -33,22 +35,63 @@ def data_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
 
 
-def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str, *, png: bool = False) -> None:
-    """Show an Altair chart (hover tooltips come from the chart) with downloads of its data (CSV or JSON,
-    see ``data_bytes``) and of the figure as SVG (and PNG if asked)."""
-    # Natural size: without an explicit autosize Streamlit fits the chart to a default box, which squeezes
-    # heatmaps and the beam tree until their labels overlap.
-    fig = fig.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
-    st.altair_chart(fig, width="content")
+def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str) -> None:
+    """Show an Altair chart (hover tooltips come from the chart) fitted to its column (``on_screen``), with
+    downloads of its data (CSV or JSON, see ``data_bytes``) and of the figure as SVG and PNG at its natural
+    size (projector mode enlarges both)."""
+    big = state.projector()
+    natural = fig.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
+    export = json.dumps(projected(natural.to_dict(), big) if big else natural.to_dict())
+    spec, fits = on_screen(natural.to_dict(), big)
+    st.vega_lite_chart(spec, width="stretch" if fits else "content")
     ext, mime = ("csv", "text/csv") if isinstance(data, pd.DataFrame) else ("json", "application/json")
-    cols = st.columns(3 if png else 2, gap="small", width=420 if png else 300)
+    cols = st.columns(3, gap="small", width=420)
     cols[0].download_button(f"{ext.upper()} data", lambda: data_bytes(data), f"{name}.{ext}", mime,
                             key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
-    cols[1].download_button("SVG figure", lambda: figure_bytes(fig.to_json(), "svg"), f"{name}.svg",
+    cols[1].download_button("SVG figure", lambda: figure_bytes(export, "svg"), f"{name}.svg",
                             "image/svg+xml", key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
-    if png:
-        cols[2].download_button("PNG figure", lambda: figure_bytes(fig.to_json(), "png"), f"{name}.png",
-                                "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
+    cols[2].download_button("PNG figure", lambda: figure_bytes(export, "png"), f"{name}.png",
+                            "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
+
+
+#: Projector mode: how much larger text, marks and rows get (a 1280x720 image read from the back of a room).
+PROJECTOR_SCALE = 1.6
+_FIT_KINDS = ("mark", "layer")  # single views and layers can take the column's width; concat and facets cannot
+_DATA_KEYS = ("data", "datasets", "values")  # the chart's data is never rescaled, only its look
+
+
+def on_screen(spec: dict[str, Any], big: bool = False) -> tuple[dict[str, Any], bool]:
+    """The spec as the page shows it, and whether it fills the column: a single view or a layer takes the
+    column's width (its x axis fits, so nothing is ever cut off and heatmaps fill the column); a concatenation or
+    facet keeps its natural size. Projector mode enlarges it (``projected``)."""
+    spec = projected(spec, big) if big else dict(spec)
+    fits = any(k in spec for k in _FIT_KINDS) and isinstance(spec.get("width"), int | float)
+    if fits:
+        spec["width"] = "container"
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    return spec, fits
+
+
+def projected(spec: Any, big: bool = True, _key: str = "") -> Any:
+    """``spec`` with every font size, mark size and row height scaled by ``PROJECTOR_SCALE``, plus larger
+    axis, legend and title defaults (for text a chart does not size itself)."""
+    if not big:
+        return spec
+    if isinstance(spec, list):
+        return [projected(v, big, _key) for v in spec]
+    if not isinstance(spec, dict):
+        if isinstance(spec, int | float) and not isinstance(spec, bool) and _key in ("fontSize", "size", "height",
+                                                                                      "strokeWidth", "dy", "dx"):
+            return spec * PROJECTOR_SCALE
+        return spec
+    out = {k: (v if k in _DATA_KEYS else projected(v, big, k)) for k, v in spec.items()}
+    if _key == "":  # the top level: larger defaults
+        config = dict(out.get("config", {}))
+        config.update(axis={"labelFontSize": 16, "titleFontSize": 17}, legend={"labelFontSize": 15,
+                      "titleFontSize": 15, "symbolSize": 160}, title={"fontSize": 21}, text={"fontSize": 16},
+                      header={"labelFontSize": 16, "titleFontSize": 17})
+        out["config"] = config
+    return out
 
 
 def frame_download(frame: pd.DataFrame, name: str, label: str = "CSV") -> None:

@@ -60,7 +60,9 @@ def lab_runner(name: str, what: str) -> None:
 
         watch()
         return
+    if state.locked():  # an exercise link starts no work
+        return
     if st.button(f"Run the {name} lab now ({lab_budget()} budget)", key=f"lab-{name}", help=what,
-                 icon=":material/science:", disabled=state.locked()):
+                 icon=":material/science:"):
         jobs.start_lab(name, out, budget=lab_budget(), cwd=paths.ROOT)
         st.rerun()

@@ -65,6 +65,8 @@ def _sidebar(available: dict[str, ModelRef]) -> ModelRef | None:
             st.page_link(path, label=label, icon=icon)
         st.divider()
         ref = _model_picker(available)
+        state.control(st.toggle, "Projector mode", "projector", state.projector(),
+                      help="Larger charts, labels and numbers for a room: also ?projector=1 in a link.")
         if state.locked():
             st.info("Locked exercise: the controls are fixed by the link.")
         else:

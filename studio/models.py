@@ -41,6 +41,7 @@ R = TypeVar("R")
 #: with the environment variable NMT_STUDIO_DEFAULT_MODEL (a file stem in checkpoints/).
 DEFAULT_MODEL = os.environ.get("NMT_STUDIO_DEFAULT_MODEL", "tatoeba-en-de")
 FALLBACK_MODEL = "toy-en-es"  # the default when the default model's file is missing
+UPLOADED = "uploaded_models"  # session state: {"<name> (uploaded)": path} of this session's own checkpoints
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ def available_models() -> dict[str, ModelRef]:
         best = run.path / "best.pt"
         if best.exists():
             candidates.append((best, model_key(best), f"{model_key(best)}, step {run.step}, {run.state}"))
+    for key, path in st.session_state.get(UPLOADED, {}).items():  # this session's own uploads (model_upload.py)
+        if Path(path).exists():
+            candidates.append((Path(path), key, key))
     broken: dict[str, ModelRef] = {}
     for path, key, label in candidates:
         stat = path.stat()
@@ -137,15 +141,21 @@ def _or_stop(compute: Callable[..., R], ref: ModelRef, *args: Any) -> R:
 # --------------------------------------------------------------------------------------- search
 @st.cache_data(max_entries=64, show_spinner=False)
 def _beam_search(path: str, mtime: float, sentence: str, beam_size: int, length_penalty: str, alpha: float,
-                 nbest: int, prefix: str, stopping: str) -> BeamResult:
+                 nbest: int, prefix: str, stopping: str, what_if: tuple[int, str, int] | None = None) -> BeamResult:
+    constraints = None if what_if is None else {what_if[0]: {"force": what_if[2]} if what_if[1] == "force"
+                                                             else {"block": [what_if[2]]}}
     return _load(path, mtime).beam_search(sentence, beam_size=beam_size, nbest=nbest, length_penalty=length_penalty,
-                                          alpha=alpha, prefix=prefix or None, stopping=stopping)
+                                          alpha=alpha, prefix=prefix or None, stopping=stopping,
+                                          constraints=constraints)
 
 
 def beam_search(ref: ModelRef, sentence: str, *, beam_size: int = 5, length_penalty: str = "none",
-                alpha: float = 0.6, nbest: int = 5, prefix: str = "", stopping: str = "exact") -> BeamResult:
-    """Beam search with its full trace (``beam_size=1`` is greedy)."""
-    return _beam_search(ref.path, ref.mtime, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping)
+                alpha: float = 0.6, nbest: int = 5, prefix: str = "", stopping: str = "exact",
+                what_if: tuple[int, str, int] | None = None) -> BeamResult:
+    """Beam search with its full trace (``beam_size=1`` is greedy). ``what_if`` = (step, "force" | "block",
+    token id): the token what-if (step 0 = the first target token); the core's ValueErrors end the page with a
+    warning."""
+    return _or_stop(_beam_search, ref, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping, what_if)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -10,11 +10,27 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from nmt_core import viz
-from nmt_core.runs import format_seconds, log_tail, read_metrics, run_info
+from nmt_core import jobs, viz
+from nmt_core.runs import format_seconds, list_runs, log_tail, read_metrics, run_info
 from studio import paths
 from studio.display import escape_md
 from studio.downloads import chart_with_downloads
+
+
+def busy_notice() -> None:
+    """Which runs are using the server, refreshed every 2 s while any is (the step count must not stand still)."""
+    active = [r for r in list_runs(paths.runs_root()) if r.active]
+
+    @st.fragment(run_every=2.0 if active else None)
+    def notice() -> None:
+        now = [r for r in list_runs(paths.runs_root()) if r.active]
+        if bool(now) != bool(active):
+            st.rerun()
+        for r in now:
+            st.warning(f"Busy: {r.describe()}. This server trains {jobs.max_trainings()} model(s) at a time; a new "
+                       "run can start when it ends (or stop it above).")
+
+    notice()
 
 
 def run_monitor(name: str) -> None:

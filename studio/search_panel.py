@@ -75,8 +75,9 @@ def nbest_table(result: BeamResult) -> None:
     frame_download(table, "nbest")
     if result.best.attention is None:
         return
+    search = (result.trace.source, tuple(h.text for h in result.hypotheses))  # a new search starts at #1
     rank = control(st.selectbox, "Show the attention of hypothesis", "rank", 1,
-                   options=list(range(1, len(result.hypotheses) + 1)),
+                   options=list(range(1, len(result.hypotheses) + 1)), follows=search,
                    format_func=lambda r: f"#{r}: {result.hypotheses[r - 1].text}")
     hyp = result.hypotheses[rank - 1]
     tgt = [*hyp.pieces] if hyp.pieces else [str(t) for t in hyp.tokens]

@@ -31,6 +31,14 @@ def locked() -> bool:
     return bool(st.session_state.get("_locked"))
 
 
+def projector() -> bool:
+    """Projector mode (``?projector=1`` or the sidebar toggle): charts, their text and in-cell numbers enlarged so
+    a 1280x720 projector image reads from the back of a room (``studio.downloads.projected``)."""
+    if st.query_params.get("projector") in ("1", "true", "yes"):
+        st.session_state["_projector"] = True
+    return bool(st.session_state.get("projector", st.session_state.get("_projector", False)))
+
+
 def keep(key: str, value: T) -> T:
     """Record a URL-bound choice so the next page starts from it; returns ``value``."""
     st.session_state.setdefault("_kept", {})[key] = value
@@ -48,10 +56,16 @@ def carry_choices_over(title: str) -> None:
             st.session_state[key] = value
 
 
-def control(widget: Callable[..., Any], label: str, key: str, default: Any, **kwargs: Any) -> Any:
+def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, follows: Any = None,
+            **kwargs: Any) -> Any:
     """``widget(label, ...)`` bound to the query parameter ``key``, so the address reproduces the view.
-    In locked mode nothing is drawn and the value comes from the URL (or ``default``)."""
+    In locked mode nothing is drawn and the value comes from the URL (or ``default``).
+
+    ``follows``: what the choice belongs to (the sentence, the model, the search): when it changes, the widget
+    starts again from ``default``, so no view keeps a choice (or its label) from an earlier input."""
     options = kwargs.get("options")
+    if follows is not None:
+        _forget_when_changed(key, follows)
     if locked():
         value = query_value(key, default, options, kwargs.get("format_func", str))
         value, notice = within_bounds(key, value, default, **kwargs)
@@ -67,6 +81,19 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, **kw
         arg = _DEFAULT_ARG[widget.__name__]
         kwargs[arg] = list(options).index(default) if arg == "index" else default
     return keep(key, widget(label, key=key, bind="query-params", **kwargs))
+
+
+def _forget_when_changed(key: str, identity: Any) -> None:
+    """Drop ``key``'s value (widget, URL-bound copy and the value carried across pages) when ``identity`` is not
+    the one it was chosen for."""
+    marker = f"_follows_{key}"
+    previous = st.session_state.get(marker)
+    st.session_state[marker] = identity
+    if previous is not None and previous != identity:
+        st.session_state.pop(key, None)
+        st.session_state.get("_kept", {}).pop(key, None)
+        if key in st.query_params:
+            del st.query_params[key]
 
 
 def within_bounds(key: str, value: Any, default: Any, **kwargs: Any) -> tuple[Any, str | None]:

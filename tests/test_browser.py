@@ -217,3 +217,36 @@ def _train(page, studio_url: str) -> None:
     expect(progress).to_contain_text("stopped", timeout=60_000)
     log("stopped")
     no_exception(page)
+
+
+TWELVE_WORDS = "the small dogs eat the green apples and the big cats drink water"
+
+
+@pytest.mark.parametrize("width", [1024, 1920])
+def test_the_beam_tree_fits_and_labels_follow_the_sentence(studio_url, page, width):
+    """A 12-word sentence at k=12: the search tree is drawn inside its column (never cut off: it fits the
+    column's width), and a new sentence leaves no label of the old one in the hypothesis picker."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": width, "height": 1200})
+    page.goto(f"{studio_url}/Translate?s={TWELVE_WORDS.replace(' ', '+')}&beam_size=12&n=5")
+    expect(page.get_by_role("heading", name="The search tree")).to_be_visible()
+    settle(page)
+    no_exception(page)
+    column = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    tree = page.locator('[data-testid="stVegaLiteChart"]').first
+    tree.scroll_into_view_if_needed()
+    drawn = tree.locator("canvas, svg").first.bounding_box()
+    assert drawn["x"] >= column["x"] - 1 and drawn["x"] + drawn["width"] <= column["x"] + column["width"] + 1, \
+        (drawn, column)
+    assert drawn["x"] + drawn["width"] <= width
+    shot(page, f"beam-tree-{width}")
+    picker = page.get_by_label("Show the attention of hypothesis")
+    old_best = page.locator('[data-testid="stCode"]').first.inner_text().strip()
+    page.get_by_label("Sentence to translate").fill("she is tired")
+    page.get_by_label("Sentence to translate").press("Control+Enter")
+    settle(page)
+    new_best = page.locator('[data-testid="stCode"]').first.inner_text().strip()
+    assert new_best != old_best
+    expect(picker).to_contain_text(new_best)
+    assert old_best not in picker.inner_text()

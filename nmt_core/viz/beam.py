@@ -28,7 +28,11 @@ from ..beam_trace import BeamTrace
 from .common import readable_piece
 
 STATUS_ORDER = ["best", "n-best", "in beam", "kept", "finished", "pruned"]
-STATUS_COLOURS = ["#d62728", "#ff7f0e", "#1f77b4", "#6baed6", "#2ca02c", "#c7c7c7"]
+#: Above this many steps a node's label is its token only (its score is in the tooltip).
+DENSE_STEPS = 10
+#: Okabe-Ito hues (colour-blind safe): best vermillion, n-best orange, in beam blue, kept sky blue, finished
+#: bluish green, pruned grey.
+STATUS_COLOURS = ["#D55E00", "#E69F00", "#0072B2", "#56B4E9", "#009E73", "#BBBBBB"]
 #: The chart's name for each of ``BeamTrace.node_states``'s answers.
 STATUS_OF_STATE = {"alive": "in beam", "kept": "kept", "finished": "finished", "pruned": "pruned", "later": "later"}
 
@@ -132,8 +136,12 @@ def beam_tree_chart(trace: BeamTrace, upto_step: int | None = None, *, row_px: i
         color=colour, shape=alt.Shape("finished:N", scale=alt.Scale(domain=[False, True], range=["circle", "square"]),
                                       legend=alt.Legend(title="finished", orient="top")),
         opacity=_greyed_when_pruned(1.0, 0.5), tooltip=tooltip)
-    labels = base.mark_text(align="left", dx=7, dy=-8, fontSize=12).encode(
-        text="label:N", color=alt.condition(alt.datum.status == "pruned", alt.value("#9e9e9e"), alt.value("#222")),
+    # A long search in a narrow column: the tree is fitted to the column's width (studio), so the labels keep only
+    # the token when steps are many (the score stays in the tooltip), and dragging or scrolling pans and zooms.
+    label = "label:N" if last <= DENSE_STEPS else "piece:N"
+    labels = base.mark_text(align="left", dx=6, dy=-8, fontSize=12 if last <= DENSE_STEPS else 10).encode(
+        text=label, color=alt.condition(alt.datum.status == "pruned", alt.value("#9e9e9e"), alt.value("#222")),
         tooltip=tooltip)
-    return (edge_layer + points + labels).properties(width=max(300, step_px * (last + 1)),
-                                                     height=max(160, int(row_px * n_rows)))
+    zoom = alt.selection_interval(bind="scales", encodings=["x", "y"], name="zoom")
+    return (edge_layer + points.add_params(zoom) + labels).properties(
+        width=max(300, step_px * (last + 1)), height=max(160, int(row_px * n_rows)))

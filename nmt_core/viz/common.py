@@ -26,6 +26,34 @@ WORD_START = "▁"
 LABEL_EXPR = "substring(datum.value, indexof(datum.value, ':') + 1)"
 
 
+# --------------------------------------------------------------------------------------- colours
+#: Okabe & Ito (2008), the colour-blind-safe palette: hues a viewer with any common colour-vision deficiency still
+#: tells apart, in the order categories take them.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: The same variant the same colour on every page: a cell type or "attention or not" keeps its hue whichever chart
+#: compares it (first matching key wins, matched in the lower-cased category name).
+VARIANT_COLOURS: tuple[tuple[str, str], ...] = (
+    ("noattn", "#E69F00"), ("no attention", "#E69F00"), ("without attention", "#E69F00"), ("none", "#E69F00"),
+    ("gru", "#009E73"), ("rnn", "#D55E00"), ("lstm", "#0072B2"), ("attention", "#0072B2"),
+)
+
+
+def categorical_colour(field: str, values: Sequence[Any], **kwargs: Any) -> alt.Color:
+    """A colour encoding for categories ``values``: known variants (``VARIANT_COLOURS``) in their fixed hue,
+    the rest in Okabe-Ito order, never two categories in one hue while the palette lasts."""
+    domain = list(dict.fromkeys(str(v) for v in values))
+    fixed: dict[str, str] = {}
+    for value in domain:
+        lower = value.lower()
+        hue = next((c for key, c in VARIANT_COLOURS if key in lower), None)
+        if hue is not None and hue not in fixed.values():
+            fixed[value] = hue
+    spare = [c for c in OKABE_ITO if c not in fixed.values()]
+    colours = [fixed.get(v) or (spare.pop(0) if spare else OKABE_ITO[i % len(OKABE_ITO)])
+               for i, v in enumerate(domain)]
+    return alt.Color(f"{field}:N", scale=alt.Scale(domain=domain, range=colours), **kwargs)
+
+
 def readable_piece(piece: Any) -> str:
     """A sentencepiece piece as a reader wants to see it: the word-start mark becomes a space and is trimmed
     ("▁car" -> "car", "New▁York" -> "New York"); a piece that is only the mark, or empty, shows as "▁" so its

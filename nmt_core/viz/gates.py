@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..inspection import GateResult, InterventionResult
-from .common import axis_labels, heatmap, readable_piece, token_axis
+from .common import axis_labels, categorical_colour, heatmap, readable_piece, token_axis
 
 SIGMOID_GATES = ("i", "f", "o", "r", "z")
 
@@ -53,7 +53,7 @@ def unit_lines(result: GateResult, side: str, unit: int, gates: Sequence[str] | 
                                      "gate": g, "value": result.get(side, g, layer, direction)[:, unit]})
                        for g in gates])
     base = alt.Chart(frame).encode(x=token_axis("t", tokens, "time step (token)"), y=alt.Y("value:Q"),
-                                   color=alt.Color("gate:N"),
+                                   color=categorical_colour("gate", gates),
                                    tooltip=["token:N", "gate:N", alt.Tooltip("value:Q", format=".3f")])
     return (base.mark_line() + base.mark_point(filled=True)).properties(
         title=f"{side} layer {layer}, unit {unit}", width=max(240, 30 * len(tokens)), height=220)
@@ -73,7 +73,7 @@ def saturation_histogram(result: GateResult, bins: int = 20) -> alt.Chart:
     frame = frame.groupby(["side", "gate", "lo", "hi"], as_index=False)["count"].sum()
     return alt.Chart(frame).mark_bar().encode(
         x=alt.X("lo:Q", bin="binned", title="gate value"), x2="hi:Q", y=alt.Y("count:Q"),
-        color=alt.Color("gate:N"), row=alt.Row("side:N"), column=alt.Column("gate:N"),
+        color=categorical_colour("gate", frame.gate), row=alt.Row("side:N"), column=alt.Column("gate:N"),
         tooltip=["side:N", "gate:N", "lo:Q", "hi:Q", "count:Q"],
     ).properties(width=140, height=100, title="Gate saturation")
 
@@ -85,6 +85,6 @@ def intervention_chart(result: InterventionResult) -> alt.Chart:
     frame["token"] = np.where(frame.run == "before", frame.before, frame.after)
     return alt.Chart(frame.dropna(subset=["logp"])).mark_bar().encode(
         x=alt.X("t:O", title="output step"), xOffset="run:N", y=alt.Y("logp:Q", title="log p(token)"),
-        color=alt.Color("run:N", sort=["before", "after"]),
+        color=categorical_colour("run", ["before", "after"]),
         tooltip=["t:O", "run:N", "token:N", "before:N", "after:N", alt.Tooltip("logp:Q", format=".3f")],
     ).properties(title="Greedy output before / after the intervention", width=max(240, 36 * frame.t.nunique()))

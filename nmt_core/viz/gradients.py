@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..inspection import GradientFlowResult
-from .common import axis_labels, token_axis, token_heatmap
+from .common import axis_labels, categorical_colour, token_axis, token_heatmap
 
 
 def _series_names(frame: pd.DataFrame) -> list[str]:
@@ -34,7 +34,7 @@ def grad_norm_chart(result: GradientFlowResult, log_y: bool = True) -> alt.HConc
         base = alt.Chart(part).encode(
             x=token_axis("label", tokens, f"{side} step"),
             y=alt.Y("value:Q", scale=alt.Scale(type="log" if log_y else "linear"), title="gradient norm"),
-            color=alt.Color("series:N", title=None),
+            color=categorical_colour("series", frame.series, title=None),
             tooltip=["token:N", "series:N", "quantity:N", alt.Tooltip("grad_norm:Q", format=".3e")])
         charts.append((base.mark_line() + base.mark_point(filled=True)).properties(
             title=f"{side}: ‖dL/dh_t‖", width=max(200, 30 * len(tokens)), height=220))

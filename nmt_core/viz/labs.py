@@ -8,12 +8,14 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from .common import categorical_colour
+
 
 def vanishing_accuracy_chart(accuracy: pd.DataFrame) -> alt.Chart:
     """Lab ``vanishing`` table ``accuracy``: accuracy against lag, one line per cell variant, chance dashed."""
     base = alt.Chart(accuracy).encode(
         x=alt.X("lag:Q", scale=alt.Scale(type="log"), title="lag (steps between the symbol and the answer)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])), color=alt.Color("variant:N"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])), color=categorical_colour("variant", accuracy.variant),
         tooltip=["variant:N", "lag:Q", alt.Tooltip("accuracy:Q", format=".2f"), "steps:Q", "solved_at:Q"])
     chance = alt.Chart(accuracy).mark_rule(strokeDash=[4, 4], color="gray").encode(y="mean(chance):Q")
     return (base.mark_line() + base.mark_point(filled=True) + chance).properties(
@@ -30,7 +32,7 @@ def vanishing_gradient_chart(gradients: pd.DataFrame, lag: int | None = None, re
     return alt.Chart(part).mark_line().encode(
         x=alt.X("k:Q", title="k (steps back from the end)"),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), title="‖dL_T/dh_{T−k}‖" + (" / (k = 0)" if relative else "")),
-        color=alt.Color("variant:N"), column=alt.Column("stage:N", sort=["init", "trained"]),
+        color=categorical_colour("variant", part.variant), column=alt.Column("stage:N", sort=["init", "trained"]),
         tooltip=["variant:N", "stage:N", "k:Q", alt.Tooltip("grad_norm:Q", format=".3e"),
                  alt.Tooltip("relative:Q", format=".3e")],
     ).properties(title=f"Gradient through time, lag {lag}", width=260, height=220)
@@ -41,7 +43,8 @@ def bottleneck_chart(bleu_by_length: pd.DataFrame) -> alt.Chart:
     order = list(dict.fromkeys(bleu_by_length.sort_values("lo").bucket)) if len(bleu_by_length) else []
     base = alt.Chart(bleu_by_length).encode(
         x=alt.X("bucket:N", sort=order, title="source length (words)"), y=alt.Y("bleu:Q", title="BLEU"),
-        color=alt.Color("variant:N"), tooltip=["variant:N", "bucket:N", "sentences:Q", "bleu:Q", "chrf:Q"])
+        color=categorical_colour("variant", bleu_by_length.get("variant", [])),
+        tooltip=["variant:N", "bucket:N", "sentences:Q", "bleu:Q", "chrf:Q"])
     return (base.mark_line() + base.mark_point(filled=True, size=60)).properties(
         title="BLEU by sentence length (the bottleneck)", width=360, height=240)
 
@@ -55,7 +58,8 @@ def clipping_chart(curves: pd.DataFrame) -> alt.VConcatChart:
         panels.append(alt.Chart(train).mark_line(point=True).encode(
             x=alt.X("step:Q"), y=alt.Y(f"{column}:Q", scale=alt.Scale(type="log" if log else "linear"),
                                        title=column),
-            color=alt.Color("variant:N"), tooltip=["variant:N", "step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
+            color=categorical_colour("variant", train.variant),
+            tooltip=["variant:N", "step:Q", alt.Tooltip(f"{column}:Q", format=".4g")],
         ).properties(title=title, width=420, height=180))
     return alt.vconcat(*panels)
 
@@ -64,7 +68,7 @@ def depth_chart(models: pd.DataFrame) -> alt.Chart:
     """Lab ``depth`` table ``models``: test BLEU per variant, hover shows parameters and time."""
     return alt.Chart(models).mark_bar().encode(
         x=alt.X("variant:N", sort=list(models.variant), title=None, axis=alt.Axis(labelAngle=-20)),
-        y=alt.Y("test_bleu:Q", title="test BLEU"), color=alt.Color("bidirectional:N"),
+        y=alt.Y("test_bleu:Q", title="test BLEU"), color=categorical_colour("bidirectional", models.bidirectional),
         tooltip=["variant:N", "params:Q", "steps:Q", "seconds:Q", "dev_loss:Q", "test_bleu:Q"],
     ).properties(title="Depth and direction under the same budget", width=320, height=220)
 
@@ -81,6 +85,7 @@ def greedy_vs_beam_chart(sentences: pd.DataFrame) -> alt.Chart:
     points = alt.Chart(frame).mark_point(filled=True).encode(
         x=alt.X("greedy_logprob:Q", title="greedy log p(output)"),
         y=alt.Y("beam_logprob:Q", title="beam log p(output)"),
-        color=alt.Color("winner:N"), tooltip=["src:N", "greedy:N", "beam:N", "first_diff_step:Q", "greedy_word:N",
-                                              "beam_word:N", "greedy_bleu:Q", "beam_bleu:Q"])
+        color=categorical_colour("winner", ["beam", "greedy", "same"]),
+        tooltip=["src:N", "greedy:N", "beam:N", "first_diff_step:Q", "greedy_word:N", "beam_word:N", "greedy_bleu:Q",
+                 "beam_bleu:Q"])
     return (diagonal + points).properties(title="Greedy vs beam: model score per sentence", width=320, height=320)

@@ -8,7 +8,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .common import axis_labels, readable_piece, token_axis
+from .common import axis_labels, categorical_colour, readable_piece, token_axis
 
 
 def _metric_panel(frame: pd.DataFrame, columns: list[str], title: str, log: bool = False) -> alt.Chart:
@@ -18,7 +18,8 @@ def _metric_panel(frame: pd.DataFrame, columns: list[str], title: str, log: bool
             if "step" in frame else pd.DataFrame(columns=["step", "metric", "value"]))
     return alt.Chart(long).mark_line(point=True).encode(
         x=alt.X("step:Q"), y=alt.Y("value:Q", scale=alt.Scale(type="log" if log else "linear"), title=title),
-        color=alt.Color("metric:N"), tooltip=["metric:N", "step:Q", alt.Tooltip("value:Q", format=".4g")],
+        color=categorical_colour("metric", present),
+        tooltip=["metric:N", "step:Q", alt.Tooltip("value:Q", format=".4g")],
     ).properties(width=420, height=150, title=title)
 
 
@@ -54,7 +55,7 @@ def token_logprob_bars(frame: pd.DataFrame, *, title: str = "") -> alt.Chart:
         x=token_axis("label", frame["piece"], "token"),
         y=alt.Y("token_logprob:Q", title="log p(token | prefix)"),
         color=alt.Color("model_prefers:N", scale=alt.Scale(domain=["this token", "another token"],
-                                                           range=["#3182bd", "#e6550d"]),
+                                                           range=["#0072B2", "#D55E00"]),
                         legend=alt.Legend(orient="top", title="model's own choice")),
         tooltip=["piece:N", alt.Tooltip("token_logprob:Q", format=".3f"), "rank:Q",
                  alt.Tooltip("top_piece:N", title="model's top choice")],
