@@ -10,6 +10,8 @@ clipping        the same model with and without gradient clipping at a high lear
                 and loss traces, and what the NaN guard does
 depth           1 vs 2 layers, uni- vs bidirectional encoder, under the same budget
 greedy-vs-beam  dev sentences where beam search beats greedy, and the step where greedy went wrong
+tbptt           truncated BPTT: the learnable dependency length as a function of the window k (rnn, lstm),
+                the gradient that stops at the window edge, and the time per sequence
 =============== ==========================================================================================
 
 Every lab takes ``budget`` ("tiny" for tests, "small" for a live run of a minute or two on a laptop
@@ -32,6 +34,7 @@ LABS: dict[str, str] = {
     "clipping": "clipping",
     "depth": "depth",
     "greedy-vs-beam": "greedy_vs_beam",
+    "tbptt": "tbptt",
 }
 
 
