@@ -53,7 +53,13 @@ CATALOGUE: dict[str, tuple[str, Charts, str]] = {
 
 def lab_section(name: str) -> None:
     """The claim, the measured verdict, the charts, the main table and the run button of lab ``name``."""
-    what, charts, main = CATALOGUE[name]
+    lab_results(name)
+    labs.lab_runner(name, CATALOGUE[name][0])
+
+
+def lab_results(name: str, *, table: bool = True) -> None:
+    """The claim of lab ``name``, the verdict its stored tables give, and their charts (and main table)."""
+    _, charts, main = CATALOGUE[name]
     folder, tables = labs.lab_tables(name)
     judged = verdict(name, tables)
     st.markdown(f"**The claim.** {escape_md(judged.claim)}")
@@ -70,7 +76,6 @@ def lab_section(name: str) -> None:
                 downloads.chart_with_downloads(chart, data, file_name)
         except KeyError as err:
             st.warning(f"The stored tables lack {escape_md(err)}: run the lab again.")
-        if main in tables:
+        if table and main in tables:
             st.dataframe(tables[main], hide_index=True)
             downloads.frame_download(tables[main], f"{name}-{main}")
-    labs.lab_runner(name, what)
