@@ -83,6 +83,7 @@ class TrainConfig:
     time_budget_s: float | None = None  # stop cleanly after this many seconds
     clip_norm: float | None = 1.0  # gradient clipping by global norm; None disables it
     label_smoothing: float = 0.0
+    tbptt: int | None = None  # truncated BPTT in the decoder: gradients flow back at most this many target steps
     eval_every: int = 500  # steps between validations (and checkpoints)
     log_every: int = 20  # steps between metric lines
     dev_bleu_sentences: int = 300  # cap on dev sentences decoded for BLEU

@@ -119,6 +119,12 @@ class DecoderState:
     c: Tensor | None
     feed: Tensor | None  # (B, H) previous attentional vector h~_{t-1} (input feeding), else None
 
+    def detached(self) -> DecoderState:
+        """The same values with no history: truncated BPTT carries the state across a window edge, but the
+        gradient stops there."""
+        cut = lambda t: None if t is None else t.detach()  # noqa: E731
+        return DecoderState(self.h.detach(), cut(self.c), cut(self.feed))
+
     def index_select(self, index: Tensor) -> DecoderState:
         """Reorder hypotheses (beam search backpointers): the same index for h, c and feed."""
         return DecoderState(
@@ -266,22 +272,37 @@ class Seq2Seq(nn.Module):
         attentional, attn = self._teacher_forced_attentional(tgt_in, enc)
         return self.out(self.dropout(attentional)), attn
 
-    def _teacher_forced_attentional(self, tgt_in: Tensor, enc: EncoderOutput) -> tuple[Tensor, Tensor | None]:
+    def _teacher_forced_attentional(self, tgt_in: Tensor, enc: EncoderOutput,
+                                    tbptt: int | None = None) -> tuple[Tensor, Tensor | None]:
         """The attentional vectors h~_t (B, T, H) for every target position, and attention (B, T, S).
 
         Without input feeding the decoder RNN does not depend on attention, so the fused RNN runs over
         the whole target at once and attention is computed for all steps in one batched product. With
         input feeding each step needs the previous attentional vector, so the recurrent part of the step
         function is unrolled; the output layer is left to the caller, to run once over all steps.
+
+        ``tbptt=k``: truncated backpropagation through time in the decoder: the target is read in windows of k
+        steps, the state is carried from one window to the next (the forward pass is unchanged) but detached,
+        so no gradient flows back across a window edge through the recurrence (attention still reaches the
+        encoder from every step).
         """
         state = self.init_state(enc)
         if not self.cfg.input_feeding:
             x = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E)
-            s, _, _ = self.decoder(x, None, (state.h, state.c))  # (B, T, H)
-            return self._attend(s, enc, None)
+            if not tbptt:
+                s, _, _ = self.decoder(x, None, (state.h, state.c))  # (B, T, H)
+                return self._attend(s, enc, None)
+            outputs = []
+            for window in x.split(tbptt, dim=1):  # (B, k, E) each
+                s, (h, c), _ = self.decoder(window, None, (state.h, state.c))
+                outputs.append(s)
+                state = DecoderState(h, c, None).detached()
+            return self._attend(torch.cat(outputs, dim=1), enc, None)
         emb = self.tgt_embed(tgt_in)  # (B, T, E), one lookup for all steps
         attentional, attns = [], []
-        for emb_t in emb.unbind(1):  # unbind, not emb[:, t]: its backward is one stack, not T zero-filled copies
+        for t, emb_t in enumerate(emb.unbind(1)):  # unbind, not emb[:, t]: one stack in backward, not T copies
+            if tbptt and t and t % tbptt == 0:
+                state = state.detached()
             step = self._recurrent_step(emb_t, state, enc)
             state = step.state
             attentional.append(step.attentional)
@@ -294,14 +315,14 @@ class Seq2Seq(nn.Module):
         return self.decode_teacher_forced(tgt_in, self.encode(src, src_lengths))[0]
 
     def loss(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
-             label_smoothing: float = 0.0) -> tuple[Tensor, Tensor]:
+             label_smoothing: float = 0.0, tbptt: int | None = None) -> tuple[Tensor, Tensor]:
         """Summed token cross-entropy and the number of target tokens (pad excluded), both tensors,
         so the caller can average over any number of batches without a host synchronisation.
 
         On CPU the output layer, the largest matrix product of the model, runs on the real (non-pad)
         positions only. Selecting them needs their count on the host, a device sync on a GPU, so CUDA/MPS
         keep the padded (B, T) grid (``ignore_index`` drops the padding from the loss)."""
-        attentional, _ = self._teacher_forced_attentional(tgt_in, self.encode(src, src_lengths))  # (B, T, H)
+        attentional, _ = self._teacher_forced_attentional(tgt_in, self.encode(src, src_lengths), tbptt)  # (B, T, H)
         real = tgt_out != self.cfg.pad_id  # (B, T)
         if attentional.device.type == "cpu":
             attentional, target = attentional[real], tgt_out[real]  # (N, H), (N,)

@@ -191,7 +191,7 @@ class Trainer:
         batch = batch.to(self.device, non_blocking=True)
         with autocast(self.device, self.cfg.train.amp):
             loss_sum, _ = self.loss_fn(batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out,
-                                       self.cfg.train.label_smoothing)
+                                       self.cfg.train.label_smoothing, self.cfg.train.tbptt)
         loss = loss_sum / max(n_tokens, 1)  # mean over the global batch's target tokens
         self.optimizer.zero_grad(set_to_none=True)
         # [distributed] DDP averages gradients over ranks; scaling by world_size turns that into the sum of

@@ -3,21 +3,18 @@
 import streamlit as st
 
 from nmt_core import viz
-from studio import corpora, display, downloads, labs, layout, models, sentences, state
+from studio import corpora, display, downloads, lab_view, layout, models, sentences, state
 
 layout.page("Compare", "Two models, one sentence: do they agree, and where do they look? Below, their BLEU on "
-            "the same test sentences, split by source length: attention helps most on long sentences.",
+            "the same test sentences, split by source length: does attention help most on long sentences?",
             needs_model=True)
 
 
 def bottleneck_lab() -> None:
-    _, lab = labs.lab_tables("bottleneck")
-    if "bleu_by_length" in lab:
-        st.subheader("Lab: the bottleneck (stored results)")
-        st.caption("The same model trained twice on the same data, with and without attention: without it, one "
-                   "vector must carry the whole sentence, and long sentences suffer most (Bahdanau et al. 2015).")
-        downloads.chart_with_downloads(viz.bottleneck_chart(lab["bleu_by_length"]), lab["bleu_by_length"],
-                                       "bottleneck")
+    st.subheader("Lab: the bottleneck on real English→German (stored results)")
+    lab_view.lab_results("bottleneck-en-de", table=False)
+    st.page_link("pages/8_Labs.py", label="All labs, with their tables and a button to run them again",
+                 icon=":material/science:")
 
 
 available = models.available_models()

@@ -7,13 +7,15 @@ fresh run through ``nmt_core.jobs``, whose log it follows while the lab runs.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from nmt_core import jobs
+from nmt_core import jobs, viz
+from nmt_core.runs import read_metrics
 from studio import paths, state
 
 
@@ -28,22 +30,43 @@ def lab_budget() -> str:
 
 
 def lab_tables(name: str) -> tuple[Path | None, dict[str, pd.DataFrame]]:
-    """The newest stored tables of lab ``name``: a live run's (runs/_labs), else the shipped ones
-    (labs/ or docs/labs/). Returns (folder, {table: DataFrame}); (None, {}) when the lab never ran."""
+    """The stored tables of lab ``name``: a run started here (runs/_labs) when there is one, else the shipped
+    full-budget results (docs/labs/full), else the shipped small-budget ones (labs/, docs/labs/). Returns
+    (folder, {table: DataFrame}); (None, {}) when the lab never ran. Which budget they are: ``lab_info``."""
     stem = name.replace("-", "_")
-    folders = [labs_dir(), paths.ROOT / "labs", paths.ROOT / "docs" / "labs", paths.ROOT / "docs"]
-    found = [(f, sorted(f.glob(f"{stem}_*.csv"))) for f in folders if f.is_dir()]
-    found = [(f, files) for f, files in found if files and not jobs.lab_running(name, f)]
-    if not found:
-        return None, {}
-    folder, files = max(found, key=lambda item: max(p.stat().st_mtime for p in item[1]))
-    tables = {}
-    for path in files:
-        try:
-            tables[path.stem[len(stem) + 1:]] = pd.read_csv(path)
-        except (OSError, ValueError, pd.errors.ParserError):
+    folders = [labs_dir(), paths.ROOT / "labs", paths.ROOT / "docs" / "labs" / "full", paths.ROOT / "docs" / "labs"]
+    for folder in folders:
+        files = sorted(folder.glob(f"{stem}_*.csv")) if folder.is_dir() else []
+        if not files or jobs.lab_running(name, folder):
             continue
-    return folder, tables
+        tables = {}
+        for path in files:
+            try:
+                tables[path.stem[len(stem) + 1:]] = pd.read_csv(path)
+            except (OSError, ValueError, pd.errors.ParserError):
+                continue
+        return folder, tables
+    return None, {}
+
+
+def lab_info(name: str, folder: Path | None) -> dict:
+    """The ``<lab>_info.json`` beside the tables (budget, settings, run time), or {}."""
+    if folder is None:
+        return {}
+    try:
+        return json.loads((folder / f"{name.replace('-', '_')}_info.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def live_curves(name: str) -> pd.DataFrame:
+    """The training curves of a lab running now (its variants' metrics.jsonl), one ``variant`` each."""
+    frames = []
+    for path in sorted((labs_dir() / "runs" / name).glob("*/metrics.jsonl")):
+        frame = read_metrics(path)
+        if not frame.empty and "kind" in frame:
+            frames.append(frame[frame["kind"] == "train"].assign(variant=path.parent.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def lab_runner(name: str, what: str) -> None:
@@ -55,6 +78,9 @@ def lab_runner(name: str, what: str) -> None:
             if not jobs.lab_running(name, out):
                 st.rerun()  # finished: redraw the page with the new tables
             st.info(f"The {name} lab is running in the background ({lab_budget()} budget); you can leave this page.")
+            curves = live_curves(name)
+            if not curves.empty:
+                st.altair_chart(viz.clipping_chart(curves.assign(kind="train")), width="stretch")
             st.code((out / f"{name}.log").read_text(encoding="utf-8", errors="replace")[-3000:] or "starting…",
                     language=None)
 

@@ -33,6 +33,8 @@ PAGES = [
      "train a model on a built-in task or your own data, live"),
     ("pages/6_Compare.py", "Compare", ":material/compare:", "two models on one sentence; BLEU by sentence length"),
     ("pages/7_Data.py", "Data", ":material/dataset:", "browse the corpus, tokenizer pieces, length histograms"),
+    ("pages/8_Labs.py", "Labs", ":material/science:",
+     "every lecture claim as an experiment: stored results, live runs"),
 ]
 
 

@@ -43,8 +43,19 @@ def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, 
             checkpoint = trained.checkpoint
         ckpt = load_checkpoint(checkpoint, "cpu")
     dev = _dev_pairs(ckpt, DEV_SENTENCES.get(name, 200))
-    rows = compare(ckpt, dev.src, dev.tgt, beam_size=beam_size)
-    sentences = pd.DataFrame(rows)
+    sentences = pd.DataFrame(compare(ckpt, dev.src, dev.tgt, beam_size=beam_size))
+    wins, summary = summarise(sentences, beam_size)
+    say(progress, f"greedy-vs-beam: {summary.iloc[0].to_dict()}")
+    tables = {"wins": wins, "sentences": sentences, "summary": summary}
+    info = {"task": ckpt.config.data.task, "beam_size": beam_size, "length_penalty": "none",
+            "checkpoint": str(checkpoint) if work_dir is not None else None,
+            "budget_settings": asdict(b), "seconds": clock.seconds()}
+    return LabResult("greedy-vs-beam", name, tables, "wins", info)
+
+
+def summarise(sentences: pd.DataFrame, beam_size: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sentences where beam's log-probability beats greedy's (largest gain first), and the counts and
+    corpus BLEU of both (references from the ``ref`` column)."""
     wins = sentences[sentences.beam_logprob > sentences.greedy_logprob + 1e-6].copy()
     wins["gain"] = wins.beam_logprob - wins.greedy_logprob
     wins = wins.sort_values("gain", ascending=False, ignore_index=True)
@@ -54,15 +65,10 @@ def run(budget: str | Seq2SeqBudget = "small", *, seed: int = 0, work_dir=None, 
         "beam_lower_logprob": int((sentences.beam_logprob < sentences.greedy_logprob - 1e-6).sum()),
         "beam_better_bleu": int((sentences.beam_bleu > sentences.greedy_bleu).sum()),
         "greedy_better_bleu": int((sentences.greedy_bleu > sentences.beam_bleu).sum()),
-        "greedy_corpus_bleu": bleu(sentences.greedy, dev.tgt),
-        "beam_corpus_bleu": bleu(sentences.beam, dev.tgt),
+        "greedy_corpus_bleu": bleu(sentences.greedy, sentences.ref),
+        "beam_corpus_bleu": bleu(sentences.beam, sentences.ref),
     }])
-    say(progress, f"greedy-vs-beam: {summary.iloc[0].to_dict()}")
-    tables = {"wins": wins, "sentences": sentences, "summary": summary}
-    info = {"task": ckpt.config.data.task, "beam_size": beam_size, "length_penalty": "none",
-            "checkpoint": str(checkpoint) if work_dir is not None else None,
-            "budget_settings": asdict(b), "seconds": clock.seconds()}
-    return LabResult("greedy-vs-beam", name, tables, "wins", info)
+    return wins, summary
 
 
 def _dev_pairs(ckpt: Checkpoint, limit: int):

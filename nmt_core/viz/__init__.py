@@ -19,6 +19,9 @@ from .labs import (
     clipping_chart,
     depth_chart,
     greedy_vs_beam_chart,
+    tbptt_accuracy_chart,
+    tbptt_gradient_chart,
+    tbptt_speed_chart,
     vanishing_accuracy_chart,
     vanishing_gradient_chart,
 )
@@ -28,6 +31,7 @@ __all__ = [
     "LABEL_EXPR", "SIGMOID_GATES", "alignment_lines", "attention_heatmap", "axis_labels", "beam_tree_chart",
     "beam_tree_frames", "bottleneck_chart", "clipping_chart", "depth_chart", "gate_heatmap", "grad_norm_chart",
     "greedy_vs_beam_chart", "intervention_chart", "length_histogram", "matrix_heatmap", "readable_piece",
-    "salience_heatmap", "saturation_histogram", "token_logprob_bars", "training_curves", "unit_lines",
+    "salience_heatmap", "saturation_histogram", "tbptt_accuracy_chart", "tbptt_gradient_chart", "tbptt_speed_chart",
+    "token_logprob_bars", "training_curves", "unit_lines",
     "vanishing_accuracy_chart", "vanishing_gradient_chart",
 ]

@@ -89,3 +89,45 @@ def greedy_vs_beam_chart(sentences: pd.DataFrame) -> alt.Chart:
         tooltip=["src:N", "greedy:N", "beam:N", "first_diff_step:Q", "greedy_word:N", "beam_word:N", "greedy_bleu:Q",
                  "beam_bleu:Q"])
     return (diagonal + points).properties(title="Greedy vs beam: model score per sentence", width=320, height=320)
+
+
+def tbptt_accuracy_chart(accuracy: pd.DataFrame) -> alt.Chart:
+    """Lab ``tbptt`` table ``accuracy``: accuracy against lag, one line per window k, one panel per cell; chance
+    dashed. Where the window is shorter than the lag, no gradient connects the target to its source."""
+    frame = accuracy.assign(window=accuracy.window.astype(str) + np.where(accuracy.full_bptt, " (full)", ""))
+    base = alt.Chart(frame).encode(
+        x=alt.X("lag:Q", scale=alt.Scale(type="log"), title="lag (steps back to the symbol to copy)"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+        color=categorical_colour("window", list(dict.fromkeys(frame.window)), title="window k"),
+        tooltip=["cell:N", "window:N", "lag:Q", alt.Tooltip("accuracy:Q", format=".2f")])
+    chance = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="gray").encode(y="mean(chance):Q")
+    return (base.mark_line() + base.mark_point(filled=True) + chance).properties(width=300, height=220).facet(
+        column=alt.Column("cell:N", title=None), title="Truncated BPTT: which lags can be learned with window k")
+
+
+def tbptt_gradient_chart(gradient: pd.DataFrame) -> alt.Chart:
+    """Lab ``tbptt`` table ``gradient``: ‖∂ℓ_T/∂h_{T−j}‖ against j for each window (relative to j = 0): zero at
+    and beyond the window's edge."""
+    frame = gradient.copy()
+    first = frame[frame.j == 0].set_index(["cell", "window"]).grad_norm
+    frame["relative"] = [g / first[(c, w)] if first[(c, w)] > 0 else 0.0
+                         for c, w, g in zip(frame.cell, frame.window, frame.grad_norm)]
+    frame["window"] = frame.window.astype(str)
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("j:Q", title="j (steps back from the last target)"),
+        y=alt.Y("relative:Q", title="‖∂ℓ_T/∂h_{T−j}‖ / (j = 0)"),
+        color=categorical_colour("window", list(dict.fromkeys(frame.window)), title="window k"),
+        column=alt.Column("cell:N", title=None),
+        tooltip=["cell:N", "window:N", "j:Q", alt.Tooltip("grad_norm:Q", format=".3e")],
+    ).properties(width=300, height=200, title="The gradient stops at the window edge")
+
+
+def tbptt_speed_chart(speed: pd.DataFrame) -> alt.Chart:
+    """Lab ``tbptt`` table ``speed``: milliseconds per update (one window) by window, per cell."""
+    frame = speed.assign(window=speed.window.astype(str))
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("window:N", sort=None, title="window k"), y=alt.Y("ms_per_update:Q", title="ms per update"),
+        color=categorical_colour("cell", list(dict.fromkeys(frame.cell))), column=alt.Column("cell:N", title=None),
+        tooltip=["cell:N", "window:N", alt.Tooltip("ms_per_update:Q", format=".2f"),
+                 alt.Tooltip("seconds_per_sequence:Q", format=".4f")],
+    ).properties(width=220, height=180, title="Time per update")
