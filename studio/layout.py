@@ -27,6 +27,8 @@ PAGES = [
      "soft alignment as a heatmap and as lines, vs gold alignments"),
     ("pages/3_Gates.py", "Gates", ":material/memory:",
      "f, i, g, o, c, h of every LSTM layer; clamp a gate and re-translate"),
+    ("pages/9_Cell.py", "The cell, live", ":material/schema:",
+     "one LSTM, GRU or RNN cell drawn with the model's numbers, played step by step"),
     ("pages/4_Gradients.py", "Gradient flow", ":material/trending_down:",
      "per-step gradient norms; the vanishing-gradient lab"),
     ("pages/5_Train.py", "Train", ":material/model_training:",
