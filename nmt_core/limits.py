@@ -37,6 +37,8 @@ BOUNDS: dict[str, Bound] = {
     "top_n_rejected": Bound(0, 50, True, "rejected continuations recorded per hypothesis"),
     "samples": Bound(1, 100, True, "translations sampled for one sentence"),
     "temperature": Bound(0.01, 100.0, False, "sampling temperature"),
+    # inspection
+    "attribution_steps": Bound(1, 256, True, "integrated gradients runs one batched backward pass per step"),
     # model configuration (YAML, the Train page, checkpoints)
     "model.embedding_size": Bound(1, 2048, True, "memory grows with vocabulary x embedding size"),
     "model.hidden_size": Bound(1, 2048, True, "memory grows with the square of the hidden size"),

@@ -31,6 +31,8 @@ PAGES = [
      "one LSTM, GRU or RNN cell drawn with the model's numbers, played step by step"),
     ("pages/4_Gradients.py", "Gradient flow", ":material/trending_down:",
      "per-step gradient norms; the vanishing-gradient lab"),
+    ("pages/10_Attribution.py", "Attention vs attribution", ":material/compare_arrows:",
+     "gradient attribution beside attention; coverage: dropped and repeated words"),
     ("pages/5_Train.py", "Train", ":material/model_training:",
      "train a model on a built-in task or your own data, live"),
     ("pages/6_Compare.py", "Compare", ":material/compare:", "two models on one sentence; BLEU by sentence length"),

@@ -44,3 +44,22 @@ def test_cell_page_on_a_gru_and_the_decoder(studio):
     assert not at.exception
     (html,) = players(at)
     assert "GRU · decoder layer 0" in html and "“&lt;s&gt;”" in html  # the first decoder step reads <s>
+
+
+def test_attribution_page_compares_attention_and_flags_coverage(studio):
+    at = open_page("10_Attribution.py")
+    at.text_area(key="s").input("the red car is fast").run()
+    assert not at.exception
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(specs) == 3 and "Attribution (integrated gradients, 16 steps)" in specs[1]
+    assert any("Completeness check" in c.value for c in at.caption)
+    assert at.metric[0].label == "Same top source token" and " of 6" in at.metric[0].value
+    at.segmented_control(key="attr_method").set_value("gradient x input").run()
+    assert not at.exception and "Attribution (gradient x input)" in at.get("vega_lite_chart")[1].proto.spec
+    assert not any("Completeness check" in c.value for c in at.caption)
+
+
+def test_attribution_page_without_attention(studio):
+    at = open_page("10_Attribution.py", model=gru_key(studio))  # a GRU without attention
+    assert not at.exception
+    assert any("no attention" in i.value for i in at.info) and len(at.get("vega_lite_chart")) == 1
