@@ -4,7 +4,7 @@ import streamlit as st
 
 from nmt_core.equations import GATE_LABELS, GATE_NAMES
 from nmt_core.viz.linked import linked_views
-from studio import downloads, explainers, layout, lesson_export, models, sentences, state
+from studio import downloads, explainers, layout, models, sentences, state
 
 ref = layout.page("Linked views",
                   "One sentence, every view of it: hover a word of the translation and its attention row, its "
@@ -26,12 +26,12 @@ with right:
     layer = state.control(st.selectbox, "Decoder layer", "linked_layer", 0,
                           options=list(range(config.decoder_layers)), follows=ref)
 linked = explainers.linked(ref, sentence, beam_size, gate, layer)
-st.altair_chart(linked_views(linked), use_container_width=False)
-if linked.beam_nodes is None:
+st.altair_chart(linked_views(linked), width="content")
+if not linked.tree_matches:
     st.caption("The beam tree is left out: re-reading the translation splits it into different pieces than the "
                "search produced, so its nodes cannot be matched to the rows above.")
 st.caption("Attention: where the decoder looked while predicting each target token. Salience: how strongly that "
            "token's log-probability depends on each encoder state (gradient norm). Decoder rows: the chosen gate or "
            "state at the step that predicts the token; encoder rows: the top layer's hidden state per source token.")
-downloads.frame_download(explainers.linked_frame(linked), "linked-views", label="Every number (CSV)")
-lesson_export.lesson_button(ref, sentence, beam_size)
+downloads.frame_download(linked.to_frame(), "linked-views", label="Every number (CSV)")
+st.caption("The sidebar's **Lesson file** button exports all of this, playable, as one HTML file.")

@@ -73,9 +73,7 @@ def linked_sentence(translator: Translator, sentence: str, *, beam_size: int = 5
     encoder = np.concatenate([gates.get("encoder", "h", top, d) for d in directions], axis=1)
     flow = gradient_flow(model, tokenizers, sentence, target)
     attention = attention_matrix(model, tokenizers, sentence, target).weights if model.attention is not None else None
-    searched = tuple(result.best.pieces or ())
-    matches = searched == tuple(gates.tgt_pieces[:len(searched)]) and len(searched) in (len(gates.tgt_pieces),
-                                                                                        len(gates.tgt_pieces) - 1)
+    matches = result.best.output_ids == tokenizers.tgt.encode(target)  # the rows are the search's own tokens
     return LinkedSentence(gates.src_pieces, gates.tgt_pieces, target, attention, flow.salience,
                           gates.get("decoder", gate, layer, 0), f"decoder layer {layer} · {gate}", encoder,
                           result.trace, matches)
