@@ -85,6 +85,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     tbptt: int | None = None  # truncated BPTT in the decoder: gradients flow back at most this many target steps
     eval_every: int = 500  # steps between validations (and checkpoints)
+    snapshots: int = 10  # weight snapshots at steps 25, 50, 100, ... for the training replay (0 = none)
     log_every: int = 20  # steps between metric lines
     dev_bleu_sentences: int = 300  # cap on dev sentences decoded for BLEU
     patience: int = 0  # early stopping: validations without BLEU gain (0 = off)

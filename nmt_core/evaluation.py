@@ -44,7 +44,20 @@ def validate(model: Seq2Seq, data: PreparedData, cfg: ExperimentConfig, device: 
         total += loss.float()
         tokens += n
     dev_loss = (total / tokens.clamp(min=1)).item()
-    n_bleu = min(cfg.train.dev_bleu_sentences, len(data.dev_src))
+    scores, hyps, refs = dev_bleu(model, data, cfg, device, cfg.train.dev_bleu_sentences)
+    samples = [{"src": data.splits.dev.src[i], "ref": refs[i], "hyp": hyps[i]} for i in range(min(4, len(hyps)))]
+    model.train(was_training)
+    return {"dev_loss": dev_loss, "dev_ppl": math.exp(min(dev_loss, 50.0)), "bleu": scores["bleu"],
+            "chrf": scores["chrf"], "samples": samples}
+
+
+@torch.no_grad()
+def dev_bleu(model: Seq2Seq, data: PreparedData, cfg: ExperimentConfig, device: torch.device,
+             sentences: int) -> tuple[dict[str, float], list[str], list[str]]:
+    """Greedy BLEU/chrF on the first ``sentences`` dev sentences: (scores, hypotheses, references)."""
+    was_training = model.training
+    model.eval()
+    n_bleu = min(sentences, len(data.dev_src))
     hyps = [""] * n_bleu
     for index in sorted_batches([len(s) for s in data.dev_src[:n_bleu]], 128):
         batch = make_batch([data.dev_src[i] for i in index]).to(device)
@@ -52,8 +65,5 @@ def validate(model: Seq2Seq, data: PreparedData, cfg: ExperimentConfig, device: 
                                                max_ratio=cfg.train.max_decode_ratio)):
             hyps[i] = data.tokenizers.tgt.decode(ids)
     refs = data.splits.dev.tgt[:n_bleu]
-    scores = corpus_scores(hyps, refs)
-    samples = [{"src": data.splits.dev.src[i], "ref": refs[i], "hyp": hyps[i]} for i in range(min(4, n_bleu))]
     model.train(was_training)
-    return {"dev_loss": dev_loss, "dev_ppl": math.exp(min(dev_loss, 50.0)), "bleu": scores["bleu"],
-            "chrf": scores["chrf"], "samples": samples}
+    return corpus_scores(hyps, refs), hyps, refs

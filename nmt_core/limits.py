@@ -37,6 +37,8 @@ BOUNDS: dict[str, Bound] = {
     "top_n_rejected": Bound(0, 50, True, "rejected continuations recorded per hypothesis"),
     "samples": Bound(1, 100, True, "translations sampled for one sentence"),
     "temperature": Bound(0.01, 100.0, False, "sampling temperature"),
+    # inspection
+    "attribution_steps": Bound(1, 256, True, "integrated gradients runs one batched backward pass per step"),
     # model configuration (YAML, the Train page, checkpoints)
     "model.embedding_size": Bound(1, 2048, True, "memory grows with vocabulary x embedding size"),
     "model.hidden_size": Bound(1, 2048, True, "memory grows with the square of the hidden size"),
@@ -60,6 +62,7 @@ BOUNDS: dict[str, Bound] = {
     "train.max_decode_ratio": Bound(0.1, 10.0, False, "outputs longer than 10x their source are runaway repetitions"),
     "train.clip_norm": Bound(1e-6, 1e6, False, "gradient clipping norm"),
     "train.tbptt": Bound(1, 10_000, True, "target steps a gradient may travel back"),
+    "train.snapshots": Bound(0, 16, True, "weight snapshots kept for the training replay"),
     # data
     "data.size": Bound(3, 1_000_000, True, "pairs to generate"),
     "data.max_len": Bound(1, 1000, True, "words per sentence"),

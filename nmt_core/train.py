@@ -26,9 +26,10 @@ from .checkpoint import checkpoint_from_payload, make_payload, read_payload, sav
 from .config import ExperimentConfig
 from .data import build_model, prepare_data
 from .device import autocast, pick_device, set_threads
-from .evaluation import validate
+from .evaluation import dev_bleu, validate
 from .optim import make_optimizer, make_scheduler
 from .runs import RunDir
+from .snapshots import SNAPSHOT_BLEU_SENTENCES, save_snapshot, snapshot_steps
 
 
 class TrainingError(RuntimeError):
@@ -216,6 +217,7 @@ class Trainer:
         bar = tqdm(total=t.max_steps, initial=p.step, disable=not self.progress_bar, file=sys.stderr,
                    mininterval=1.0, desc=self.cfg.name, unit="step")
         last_val, reason = None, self._agreed_stop_reason(started)
+        self._snapshot_steps = set(snapshot_steps(t.snapshots)) if self.world.is_main else set()
         batches = self._batches()
         try:
             while reason is None:
@@ -232,6 +234,8 @@ class Trainer:
                     window = _Window()
                 if p.step % t.eval_every == 0:
                     last_val = self._validate_and_save(started)
+                if p.step in self._snapshot_steps:
+                    self._snapshot(started)
                 reason = self._agreed_stop_reason(started)
             if window.steps:
                 self._log_train(window, started, bar)
@@ -312,6 +316,20 @@ class Trainer:
                 self.on_log(record)
         self.world.barrier()  # [distributed] nobody runs ahead while rank 0 writes the checkpoint
         return record
+
+    def _snapshot(self, started: float) -> None:
+        """Keep the weights at this step for the training replay, with a quick dev BLEU (``snapshots.py``)."""
+        began = time.time()
+        scores, _, _ = dev_bleu(self.model, self.data, self.cfg, self.device, SNAPSHOT_BLEU_SENTENCES)
+        trained = [r for r in self.progress.history if r.get("kind") == "train"]
+        metrics = {"step": self.progress.step, "elapsed_s": round(self._elapsed(started), 2),
+                   "train_loss": trained[-1]["loss"] if trained else None, "dev_bleu": scores["bleu"],
+                   "dev_bleu_sentences": scores["sentences"]}
+        try:
+            save_snapshot(self.run.path, self.cfg, self.model, self.data.tokenizers, self.progress.step,
+                          metrics | {"snapshot_s": round(time.time() - began, 2)})
+        except OSError as err:
+            raise TrainingError(f"could not save a snapshot in {self.run.path}: {err}") from None
 
     def _save(self, record: dict[str, Any], improved: bool) -> None:
         metrics = {k: record[k] for k in ("bleu", "chrf", "dev_loss", "dev_ppl")} | {"data": self.data.report}

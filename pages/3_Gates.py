@@ -5,7 +5,7 @@ import streamlit as st
 
 from nmt_core import viz
 from nmt_core.equations import EQUATIONS, GATE_LABELS
-from studio import display, downloads, layout, models, sentences, state
+from studio import display, downloads, layers, layout, models, sentences, state
 
 ref = layout.page("Gates",
                   "The fused LSTM kernel hides its gates, so the studio replays the same weights with the textbook "
@@ -17,17 +17,13 @@ if sentence is None:
 result = models.gates(ref, sentence)
 display.show_text("The model's translation (what the decoder runs on)", result.tgt_text)
 
-names = {f"{side} · layer {layer}" + (f" · {'backward' if d else 'forward'}" if side == "encoder" and
-                                      any(k[2] for k in result.layers) else ""): (side, layer, d)
-         for side, layer, d in result.layers}
-choice = state.control(st.selectbox, "Layer", "layer", next(iter(names)), options=list(names), follows=ref)
-side, layer, direction = names[choice]
+side, layer, direction = layers.layer_picker(result, follows=ref)
 equations = EQUATIONS[result.cell]
 gate_names = [eq.quantity for eq in equations]
 steps = display.labels(result.labels(side))
 hidden = result.get(side, gate_names[0], layer, direction).shape[1]
 unit = state.control(st.slider, "Unit to follow", "unit", 0, min_value=0, max_value=hidden - 1,
-                     help="Highlighted in the heatmaps and plotted over time below.")
+                     help="Highlighted in the heatmaps and plotted over time below; the Cell page draws it.")
 
 eq_col, chart_col = st.columns([1, 2], gap="large")
 with eq_col:

@@ -110,7 +110,7 @@ def contrast_model(key: str, keys: list[str]) -> str:
 
 # --------------------------------------------------------------------------------------- the model itself
 @st.cache_resource(max_entries=6, show_spinner="Loading the model…")
-def _load(path: str, mtime: float) -> Translator:
+def shared_translator(path: str, mtime: float) -> Translator:
     """A ``Translator`` shared by every session: eval mode, read-only (never call .train() on it)."""
     # One thread per request: these models are small, and several sessions (plus a training process) share the
     # cores; more threads only oversubscribe them (env NMT_STUDIO_THREADS to change).
@@ -120,7 +120,7 @@ def _load(path: str, mtime: float) -> Translator:
 
 def translator(ref: ModelRef) -> Translator:
     """The shared ``Translator`` of ``ref``; raises ``CheckpointError`` for a file that is not a checkpoint."""
-    return _load(ref.path, ref.mtime)
+    return shared_translator(ref.path, ref.mtime)
 
 
 def checkpoint(ref: ModelRef) -> Checkpoint:
@@ -128,7 +128,7 @@ def checkpoint(ref: ModelRef) -> Checkpoint:
     return translator(ref).checkpoint
 
 
-def _or_stop(compute: Callable[..., R], ref: ModelRef, *args: Any) -> R:
+def or_stop(compute: Callable[..., R], ref: ModelRef, *args: Any) -> R:
     """``compute(ref.path, ref.mtime, *args)``, with the core's ValueErrors shown as a warning that ends the
     page instead of a traceback."""
     try:
@@ -144,9 +144,10 @@ def _beam_search(path: str, mtime: float, sentence: str, beam_size: int, length_
                  nbest: int, prefix: str, stopping: str, what_if: tuple[int, str, int] | None = None) -> BeamResult:
     constraints = None if what_if is None else {what_if[0]: {"force": what_if[2]} if what_if[1] == "force"
                                                              else {"block": [what_if[2]]}}
-    return _load(path, mtime).beam_search(sentence, beam_size=beam_size, nbest=nbest, length_penalty=length_penalty,
-                                          alpha=alpha, prefix=prefix or None, stopping=stopping,
-                                          constraints=constraints)
+    return shared_translator(path, mtime).beam_search(sentence, beam_size=beam_size, nbest=nbest,
+                                                      length_penalty=length_penalty, alpha=alpha,
+                                                      prefix=prefix or None, stopping=stopping,
+                                                      constraints=constraints)
 
 
 def beam_search(ref: ModelRef, sentence: str, *, beam_size: int = 5, length_penalty: str = "none",
@@ -155,12 +156,12 @@ def beam_search(ref: ModelRef, sentence: str, *, beam_size: int = 5, length_pena
     """Beam search with its full trace (``beam_size=1`` is greedy). ``what_if`` = (step, "force" | "block",
     token id): the token what-if (step 0 = the first target token); the core's ValueErrors end the page with a
     warning."""
-    return _or_stop(_beam_search, ref, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping, what_if)
+    return or_stop(_beam_search, ref, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping, what_if)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _translation(path: str, mtime: float, sentence: str) -> str:
-    result = _load(path, mtime).beam_search(sentence, beam_size=1, nbest=1, record=False)
+    result = shared_translator(path, mtime).beam_search(sentence, beam_size=1, nbest=1, record=False)
     return result.hypotheses[0].text if result.hypotheses else ""
 
 
@@ -172,55 +173,55 @@ def translation(ref: ModelRef, sentence: str) -> str:
 @st.cache_data(max_entries=64, show_spinner=False)
 def _diagnosis(path: str, mtime: float, sentence: str, translation: str, beam_size: int, length_penalty: str,
                alpha: float) -> Diagnosis:
-    return _load(path, mtime).diagnose(sentence, translation, beam_size=beam_size, length_penalty=length_penalty,
-                                       alpha=alpha)
+    return shared_translator(path, mtime).diagnose(sentence, translation, beam_size=beam_size,
+                                                   length_penalty=length_penalty, alpha=alpha)
 
 
 def diagnosis(ref: ModelRef, sentence: str, translation: str, beam_size: int, length_penalty: str = "none",
               alpha: float = 0.6) -> Diagnosis:
     """Score a user's translation token by token and compare it with the search's best: search error or
     model error?"""
-    return _or_stop(_diagnosis, ref, sentence, translation, beam_size, length_penalty, alpha)
+    return or_stop(_diagnosis, ref, sentence, translation, beam_size, length_penalty, alpha)
 
 
 # --------------------------------------------------------------------------------------- inspection
 @st.cache_data(max_entries=32, show_spinner=False)
 def _attention(path: str, mtime: float, sentence: str, target: str) -> inspection.AttentionResult:
-    ckpt = _load(path, mtime).checkpoint
+    ckpt = shared_translator(path, mtime).checkpoint
     return inspection.attention_matrix(ckpt.model, ckpt.tokenizers, sentence, target)
 
 
 def attention(ref: ModelRef, sentence: str, target: str) -> inspection.AttentionResult:
     """The attention weights while the decoder is teacher-forced on ``target``."""
-    return _or_stop(_attention, ref, sentence, target)
+    return or_stop(_attention, ref, sentence, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _gates(path: str, mtime: float, sentence: str, target: str | None) -> inspection.GateResult:
-    ckpt = _load(path, mtime).checkpoint
+    ckpt = shared_translator(path, mtime).checkpoint
     return inspection.gate_trace(ckpt.model, ckpt.tokenizers, sentence, target)
 
 
 def gates(ref: ModelRef, sentence: str, target: str | None = None) -> inspection.GateResult:
     """Every gate of every recurrent layer (replayed); the decoder runs on ``target`` or its own translation."""
-    return _or_stop(_gates, ref, sentence, target)
+    return or_stop(_gates, ref, sentence, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _gradient_flow(path: str, mtime: float, sentence: str, target: str | None) -> inspection.GradientFlowResult:
-    ckpt = _load(path, mtime).checkpoint
+    ckpt = shared_translator(path, mtime).checkpoint
     return inspection.gradient_flow(ckpt.model, ckpt.tokenizers, sentence, target)
 
 
 def gradient_flow(ref: ModelRef, sentence: str, target: str | None = None) -> inspection.GradientFlowResult:
     """‖dL/dh_t‖ at every step and the target-by-source salience of the sentence's loss."""
-    return _or_stop(_gradient_flow, ref, sentence, target)
+    return or_stop(_gradient_flow, ref, sentence, target)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _gate_clamp(path: str, mtime: float, sentence: str, side: str, layer: int, direction: int, gate: str, unit: int,
                 value: float) -> inspection.InterventionResult:
-    ckpt = _load(path, mtime).checkpoint
+    ckpt = shared_translator(path, mtime).checkpoint
     clamp = inspection.clamp_gate(side, layer, direction, gate, unit, value)
     return inspection.intervene(ckpt.model, ckpt.tokenizers, sentence, clamp)
 
@@ -228,16 +229,16 @@ def _gate_clamp(path: str, mtime: float, sentence: str, side: str, layer: int, d
 def gate_clamp(ref: ModelRef, sentence: str, side: str, layer: int, direction: int, gate: str, unit: int,
                value: float) -> inspection.InterventionResult:
     """Translate again with one gate of one unit held at ``value`` at every step."""
-    return _or_stop(_gate_clamp, ref, sentence, side, layer, direction, gate, unit, value)
+    return or_stop(_gate_clamp, ref, sentence, side, layer, direction, gate, unit, value)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _source_blocking(path: str, mtime: float, sentence: str,
                      positions: tuple[int, ...]) -> inspection.InterventionResult:
-    ckpt = _load(path, mtime).checkpoint
+    ckpt = shared_translator(path, mtime).checkpoint
     return inspection.intervene(ckpt.model, ckpt.tokenizers, sentence, Intervention(blocked_source=positions))
 
 
 def source_blocking(ref: ModelRef, sentence: str, positions: tuple[int, ...]) -> inspection.InterventionResult:
     """Translate again with the source ``positions`` hidden from attention."""
-    return _or_stop(_source_blocking, ref, sentence, tuple(positions))
+    return or_stop(_source_blocking, ref, sentence, tuple(positions))

@@ -15,7 +15,7 @@ from nmt_core.inspection.sentence import MAX_PIECES
 from nmt_core.notices import CheckedSource, check_source
 from nmt_core.tasks.base import TaskInfo
 from nmt_core.translator import MAX_INPUT_PIECES
-from studio import models, state
+from studio import lesson_export, models, state
 from studio.display import escape_md
 from studio.models import ModelRef
 
@@ -70,7 +70,11 @@ def sentence_box(ref: ModelRef, label: str = "Sentence to translate") -> str | N
             st.pills("Examples", chips, key="example", on_change=_use_example,
                      help="Sentences from the data the model was trained or tested on.")
         text = state.control(st.text_area, label, "s", default, height=68, max_chars=MAX_CHARS)
-    return clean_sentence(ref, text)
+    sentence = clean_sentence(ref, text)
+    if sentence is not None:
+        with st.sidebar:
+            lesson_export.lesson_button(ref, sentence)
+    return sentence
 
 
 def clean_sentence(ref: ModelRef, text: str | None) -> str | None:

@@ -16,7 +16,7 @@ labelled by the token it predicts, y_t.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,8 @@ class GateResult:
     tgt_text: str  # the target the decoder was forced on
     tgt_from_model: bool  # True: greedy output of the model itself
     values: dict[Key, np.ndarray]  # (side, layer, direction, gate) -> (steps, H)
+    # decoder layer -> {"h": (H,), "c": (H,)}: the state before step 0, from the bridge (the encoder starts at zero)
+    decoder_initial: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def get(self, side: str, gate: str, layer: int = 0, direction: int = 0) -> np.ndarray:
         """(steps, H) values of one gate; side is "encoder" or "decoder"."""
@@ -135,6 +137,11 @@ def gate_trace(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_tex
     prep = prepare(model, tokenizers, src_text, tgt_text)
     fwd = teacher_forced(model, prep, trace=True)
     values: dict[Key, np.ndarray] = {}
+    start = model.init_state(fwd.enc)  # the decoder's state before step 0: what its first step reads as h_{t-1}
+    initial = {layer: {"h": start.h[layer, 0].float().cpu().numpy()} for layer in range(start.h.shape[0])}
+    if start.c is not None:
+        for layer in initial:
+            initial[layer]["c"] = start.c[layer, 0].float().cpu().numpy()
     for trace in fwd.enc.traces:  # gates (1, S, H)
         for gate, v in trace.gates.items():
             values[("encoder", trace.layer, trace.direction, gate)] = v[0].float().cpu().numpy()
@@ -142,4 +149,5 @@ def gate_trace(model: Seq2Seq, tokenizers: TokenizerPair, src_text: str, tgt_tex
         for gate in GATE_NAMES[model.cfg.cell]:
             stacked = torch.cat([step.traces[k].gates[gate][0] for step in fwd.steps])  # (T, H)
             values[("decoder", k, 0, gate)] = stacked.float().cpu().numpy()
-    return GateResult(model.cfg.cell, prep.src_pieces, prep.tgt_pieces, prep.tgt_text, prep.tgt_from_model, values)
+    return GateResult(model.cfg.cell, prep.src_pieces, prep.tgt_pieces, prep.tgt_text, prep.tgt_from_model, values,
+                      initial)

@@ -10,7 +10,9 @@ live in ``common``.
 """
 
 from .attention import alignment_lines, attention_heatmap, matrix_heatmap
-from .beam import beam_tree_chart, beam_tree_frames
+from .attribution import attribution_heatmap, coverage_chart
+from .beam import beam_tree_animation, beam_tree_chart, beam_tree_frames
+from .cell import cell_player, cell_svg, player_height
 from .common import LABEL_EXPR, axis_labels, readable_piece
 from .gates import SIGMOID_GATES, gate_heatmap, intervention_chart, saturation_histogram, unit_lines
 from .gradients import grad_norm_chart, salience_heatmap
@@ -26,12 +28,13 @@ from .labs import (
     vanishing_gradient_chart,
 )
 from .training import length_histogram, token_logprob_bars, training_curves
+from .training_replay import training_replay_chart
 
 __all__ = [
-    "LABEL_EXPR", "SIGMOID_GATES", "alignment_lines", "attention_heatmap", "axis_labels", "beam_tree_chart",
-    "beam_tree_frames", "bottleneck_chart", "clipping_chart", "depth_chart", "gate_heatmap", "grad_norm_chart",
-    "greedy_vs_beam_chart", "intervention_chart", "length_histogram", "matrix_heatmap", "readable_piece",
-    "salience_heatmap", "saturation_histogram", "tbptt_accuracy_chart", "tbptt_gradient_chart", "tbptt_speed_chart",
-    "token_logprob_bars", "training_curves", "unit_lines",
-    "vanishing_accuracy_chart", "vanishing_gradient_chart",
+    "LABEL_EXPR", "SIGMOID_GATES", "alignment_lines", "attention_heatmap", "attribution_heatmap", "axis_labels",
+    "beam_tree_animation", "beam_tree_chart", "beam_tree_frames", "bottleneck_chart", "cell_player", "cell_svg",
+    "clipping_chart", "coverage_chart", "depth_chart", "gate_heatmap", "grad_norm_chart", "greedy_vs_beam_chart",
+    "intervention_chart", "length_histogram", "matrix_heatmap", "player_height", "readable_piece", "salience_heatmap",
+    "saturation_histogram", "tbptt_accuracy_chart", "tbptt_gradient_chart", "tbptt_speed_chart", "token_logprob_bars",
+    "training_curves", "training_replay_chart", "unit_lines", "vanishing_accuracy_chart", "vanishing_gradient_chart",
 ]

@@ -116,20 +116,44 @@ def beam_tree_chart(trace: BeamTrace, upto_step: int | None = None, *, row_px: i
     status (see module docstring), square = finished hypothesis, hover for every number."""
     full_nodes, _ = beam_tree_frames(trace)  # fixed axes: the chart does not rescale while playing
     nodes, edges = beam_tree_frames(trace, upto_step)
-    n_rows = max(1.0, float(full_nodes["y"].max()) + 1) if len(full_nodes) else 1.0
+    zoom = alt.selection_interval(bind="scales", encodings=["x", "y"], name="zoom")
+    return _draw(nodes, edges, full_nodes, _last_step(trace), zoom, row_px, step_px)
+
+
+def beam_tree_animation(trace: BeamTrace, *, row_px: int = 24, step_px: int = 110) -> alt.LayerChart:
+    """The same tree with every step's statuses in the data and a slider (the ``beam_step`` parameter) that picks
+    one: it plays in the browser with no server, e.g. in an exported lesson. Each frame is
+    ``beam_tree_frames(trace, k)``, so a node's colour at step k is exactly what the studio shows at step k."""
     last = _last_step(trace)
+    frames = [beam_tree_frames(trace, k) for k in range(last + 1)]
+    nodes = pd.concat([n.assign(frame=k) for k, (n, _) in enumerate(frames)], ignore_index=True)
+    edges = pd.concat([e.assign(frame=k) for k, (_, e) in enumerate(frames)], ignore_index=True)
+    step = alt.param(name="beam_step", value=last, bind=alt.binding_range(min=0, max=max(last, 1), step=1,
+                                                                           name="search step "))
+    return _draw(nodes, edges, frames[-1][0], last, step, row_px, step_px, frame=step)
+
+
+def _draw(nodes: pd.DataFrame, edges: pd.DataFrame, full_nodes: pd.DataFrame, last: int, param: alt.Parameter,
+          row_px: int, step_px: int, frame: alt.Parameter | None = None) -> alt.LayerChart:
+    """The tree's layers; with ``frame`` every layer keeps only the rows of that frame (the animation)."""
+    n_rows = max(1.0, float(full_nodes["y"].max()) + 1) if len(full_nodes) else 1.0
     x_scale = alt.Scale(domain=[-0.3, last + 0.9])
     y_scale = alt.Scale(domain=[n_rows - 0.5, -0.5])
     colour = alt.Color("status:N", scale=alt.Scale(domain=STATUS_ORDER, range=STATUS_COLOURS),
                        legend=alt.Legend(title="node", orient="top"))
-    edge_layer = alt.Chart(edges).mark_rule(strokeWidth=1.5).encode(
+
+    def chart(data: pd.DataFrame) -> alt.Chart:
+        base = alt.Chart(data)
+        return base if frame is None else base.transform_filter(alt.datum.frame == frame)
+
+    edge_layer = chart(edges).mark_rule(strokeWidth=1.5).encode(
         x=alt.X("x:Q", scale=x_scale, title="decoding step"), y=alt.Y("y:Q", axis=None, scale=y_scale),
         x2="x2:Q", y2="y2:Q", color=colour, opacity=_greyed_when_pruned(0.9, 0.35))
     tooltip = [alt.Tooltip("piece:N", title="token"), alt.Tooltip("step:Q"),
                alt.Tooltip("token_logprob:Q", title="log p(token)"), alt.Tooltip("logprob:Q", title="log p(prefix)"),
                alt.Tooltip("score:Q", title="score"), alt.Tooltip("status:N"), alt.Tooltip("finished:N"),
                alt.Tooltip("nbest_rank:Q", title="n-best rank (0 = not returned)")]
-    base = alt.Chart(nodes).encode(
+    base = chart(nodes).encode(
         x=alt.X("step:Q", title="decoding step", scale=x_scale, axis=alt.Axis(tickMinStep=1, format="d", grid=False)),
         y=alt.Y("y:Q", axis=None, scale=y_scale))
     points = base.mark_point(filled=True, size=90).encode(
@@ -142,6 +166,5 @@ def beam_tree_chart(trace: BeamTrace, upto_step: int | None = None, *, row_px: i
     labels = base.mark_text(align="left", dx=6, dy=-8, fontSize=12 if last <= DENSE_STEPS else 10).encode(
         text=label, color=alt.condition(alt.datum.status == "pruned", alt.value("#9e9e9e"), alt.value("#222")),
         tooltip=tooltip)
-    zoom = alt.selection_interval(bind="scales", encodings=["x", "y"], name="zoom")
-    return (edge_layer + points.add_params(zoom) + labels).properties(
+    return (edge_layer + points.add_params(param) + labels).properties(
         width=max(300, step_px * (last + 1)), height=max(160, int(row_px * n_rows)))
