@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .beam_trace import write_traces
 from .checkpoint import CheckpointError
+from .cli_explain import explainer_commands
 from .config import ConfigError, DataConfig, load_config
 from .corpus import CorpusError
 from .tokenizer import TokenizerError
@@ -380,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nmt_core", description="NMT Studio core: data, training, "
                                      "translation and evaluation of recurrent seq2seq models.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_data_commands, _training_commands, _decoding_commands, _lab_command):
+    for add in (_data_commands, _training_commands, _decoding_commands, _lab_command, explainer_commands):
         add(sub)
     return parser
 

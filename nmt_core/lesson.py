@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import altair as alt
 
-from .inspection.attribution import AttributionResult, coverage
-from .inspection.cell import CellStep
-from .inspection.linked import LinkedSentence
+from .inspection.attribution import METHODS, AttributionResult, attribution, coverage
+from .inspection.cell import CellStep, cell_steps, liveliest_unit
+from .inspection.gates import gate_trace
+from .inspection.linked import LinkedSentence, linked_sentence
 from .inspection.training_replay import TrainingReplay
+from .translator import Translator
 from .viz import attribution_heatmap, beam_tree_animation, cell_player, coverage_chart, matrix_heatmap
 from .viz.cell import player_height
 from .viz.linked import linked_views
@@ -38,6 +40,25 @@ class Lesson:
     cell: list[CellStep]  # one unit of one layer, every step (the cell player)
     attribution: AttributionResult | None = None
     replay: TrainingReplay | None = None
+
+
+LESSON_BEAM_SIZE, LESSON_IG_STEPS = 5, 16  # the search a class sees first; integrated gradients' path steps
+
+
+def make_lesson(translator: Translator, sentence: str, *, beam_size: int = LESSON_BEAM_SIZE,
+                ig_steps: int = LESSON_IG_STEPS, replay: TrainingReplay | None = None) -> Lesson:
+    """Every view of ``sentence`` on the beam search's best translation: the linked views, the cell of the encoder
+    unit that moves most, integrated gradients beside attention, and ``replay`` when the model has one.
+    ``sentence`` is used as the studio and the CLI read it (``Translator.prepare``: normalised, cut)."""
+    checked = translator.prepare(sentence)
+    source = translator.tokenizers.src.decode(checked.ids) if checked.truncated else checked.text
+    linked = linked_sentence(translator, source, beam_size=beam_size)
+    ckpt = translator.checkpoint
+    gates = gate_trace(ckpt.model, ckpt.tokenizers, source, linked.tgt_text)
+    cell = cell_steps(gates, "encoder", liveliest_unit(gates, "encoder"))
+    attributed = attribution(ckpt.model, ckpt.tokenizers, source, linked.tgt_text, method=METHODS[1], steps=ig_steps)
+    return Lesson(f"Lesson: {source}", source, ckpt.config.name, str(ckpt.extra.get("attribution") or ""), linked,
+                  cell, attributed, replay)
 
 
 def _section(name: str, title: str, text: str, chart: alt.TopLevelMixin | None = None, play: str | None = None,

@@ -26,7 +26,8 @@ with right:
     layer = state.control(st.selectbox, "Decoder layer", "linked_layer", 0,
                           options=list(range(config.decoder_layers)), follows=ref)
 linked = explainers.linked(ref, sentence, beam_size, gate, layer)
-st.altair_chart(linked_views(linked), width="content")
+chart = linked_views(linked)
+st.altair_chart(chart, width="content")
 if not linked.tree_matches:
     st.caption("The beam tree is left out: re-reading the translation splits it into different pieces than the "
                "search produced, so its nodes cannot be matched to the rows above.")
@@ -34,4 +35,5 @@ st.caption("Attention: where the decoder looked while predicting each target tok
            "token's log-probability depends on each encoder state (gradient norm). Decoder rows: the chosen gate or "
            "state at the step that predicts the token; encoder rows: the top layer's hidden state per source token.")
 downloads.frame_download(linked.to_frame(), "linked-views", label="Every number (CSV)")
+downloads.figure_downloads(chart, "linked-views")
 st.caption("The sidebar's **Lesson file** button exports all of this, playable, as one HTML file.")

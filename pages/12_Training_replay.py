@@ -27,7 +27,8 @@ else:
     st.stop()
 if replay is None:
     st.stop()
-st.altair_chart(viz.training_replay_chart(replay), width="content")
+chart = viz.training_replay_chart(replay)
+st.altair_chart(chart, width="content")
 st.caption("The slider moves in your browser: no waiting for the server while you scrub.")
 table = replay.frames
 st.dataframe(table, hide_index=True)
@@ -38,3 +39,4 @@ with cols[1]:
     downloads.frame_download(replay.attention, "replay-attention", label="Attention (CSV)")
 with cols[2]:
     downloads.frame_download(replay.gradients, "replay-gradients", label="Gradients (CSV)")
+downloads.figure_downloads(chart, "training-replay")

@@ -48,10 +48,21 @@ def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str) -> None:
     cols = st.columns(3, gap="small", width=420)
     cols[0].download_button(f"{ext.upper()} data", lambda: data_bytes(data), f"{name}.{ext}", mime,
                             key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
-    cols[1].download_button("SVG figure", lambda: figure_bytes(export, "svg"), f"{name}.svg",
-                            "image/svg+xml", key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
-    cols[2].download_button("PNG figure", lambda: figure_bytes(export, "png"), f"{name}.png",
-                            "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
+    _figure_buttons(export, name, cols[1], cols[2])
+
+
+def figure_downloads(fig: alt.TopLevelMixin, name: str) -> None:
+    """SVG and PNG buttons for a chart shown some other way (an interactive one whose sliders and hover live in
+    the browser): the files hold its first state; the lesson file keeps it interactive."""
+    cols = st.columns(2, gap="small", width=280)
+    _figure_buttons(json.dumps(fig.to_dict()), name, cols[0], cols[1])
+
+
+def _figure_buttons(spec: str, name: str, svg_column: Any, png_column: Any) -> None:
+    svg_column.download_button("SVG figure", lambda: figure_bytes(spec, "svg"), f"{name}.svg",
+                               "image/svg+xml", key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
+    png_column.download_button("PNG figure", lambda: figure_bytes(spec, "png"), f"{name}.png",
+                               "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
 
 
 #: Projector mode: how much larger text, marks and rows get (a 1280x720 image read from the back of a room).

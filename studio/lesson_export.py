@@ -1,35 +1,27 @@
 """The "lesson file" button: every view of the current sentence as one HTML file that opens offline.
 
 It sits in the sidebar of every sentence page (``sentences.sentence_box`` draws it), so a teacher exports
-whichever sentence the class is looking at. The file is built only when the button is pressed, from the same
-cached results the pages show (``nmt_core.lesson`` writes the page).
+whichever sentence the class is looking at. The file is built only when the button is pressed, by the core's
+``nmt_core.lesson`` (the same functions the pages and ``python -m nmt_core lesson`` use).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import streamlit as st
 
-from nmt_core.inspection.attribution import METHODS
-from nmt_core.inspection.cell import cell_steps, liveliest_unit
-from nmt_core.lesson import Lesson, lesson_html
+from nmt_core.lesson import lesson_html, make_lesson
 from studio import explainers, models
 from studio.models import ModelRef
 
-LESSON_BEAM_SIZE, LESSON_IG_STEPS = 5, 16
-
 
 def build(ref: ModelRef, sentence: str) -> str:
-    """The lesson page for ``sentence`` on ``ref`` (linked views on the beam search's best translation)."""
-    linked = explainers.linked(ref, sentence, LESSON_BEAM_SIZE, "h", 0)
-    gates = models.gates(ref, sentence, linked.tgt_text)
-    cell = cell_steps(gates, "encoder", liveliest_unit(gates, "encoder"))
-    attribution = explainers.attribution(ref, sentence, METHODS[1], LESSON_IG_STEPS, linked.tgt_text)
-    ckpt = models.checkpoint(ref)
-    credits = str(ckpt.extra.get("attribution") or "")
-    return lesson_html(Lesson(f"Lesson: {sentence}", sentence, ref.label, credits, linked, cell, attribution,
-                              explainers.replay_for(ref, sentence)))
+    """The lesson page for ``sentence`` on ``ref`` (``nmt_core.lesson.make_lesson``, the CLI's ``lesson`` too),
+    with the training replay when the model has one for this sentence."""
+    lesson = make_lesson(models.translator(ref), sentence, replay=explainers.replay_for(ref, sentence))
+    return lesson_html(dataclasses.replace(lesson, model=ref.label))
 
 
 def file_name(sentence: str) -> str:

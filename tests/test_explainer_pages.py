@@ -91,6 +91,20 @@ def test_linked_views_share_one_selection_across_every_view(studio):
     assert not at.exception
     assert "decoder layer 0 · c" in json.dumps(json.loads(at.get("vega_lite_chart")[0].proto.spec), ensure_ascii=False)
     assert any(b.label.startswith("Lesson file") for b in at.sidebar.get("download_button"))
+    assert {"SVG figure", "PNG figure"} <= {b.label for b in at.main.get("download_button")}
+
+
+def test_the_interactive_figures_render_to_svg_in_their_first_state(studio):
+    """The SVG/PNG buttons of the linked views and the replay hand vl-convert a chart with shared selections and a
+    bound slider: it must draw them (the files hold the first state)."""
+    from nmt_core.inspection.linked import linked_sentence
+    from nmt_core.viz.linked import linked_views
+    from studio import downloads, models
+
+    translator = models.translator(models.available_models()["toy-en-es (shipped)"])
+    spec = json.dumps(linked_views(linked_sentence(translator, "the red car is fast")).to_dict())
+    svg = downloads.figure_bytes(spec, "svg").decode("utf-8")
+    assert svg.startswith("<svg") and "coche" in svg and "Attention" in svg
 
 
 def test_training_replay_page_scrubs_a_runs_snapshots(studio, replay_run):
@@ -106,6 +120,7 @@ def test_training_replay_page_scrubs_a_runs_snapshots(studio, replay_run):
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     (param,) = [p for p in spec["params"] if p["name"] == "snapshot"]
     assert param["bind"]["max"] == len(frames) - 1
+    assert {"SVG figure", "PNG figure"} <= {b.label for b in at.main.get("download_button")}
 
 
 def test_training_replay_page_reads_a_shipped_models_stored_replays(studio, replay_run):
