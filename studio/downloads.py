@@ -76,7 +76,8 @@ def on_screen(spec: dict[str, Any], big: bool = False) -> tuple[dict[str, Any], 
     column's width (its x axis fits, so nothing is ever cut off and heatmaps fill the column); a concatenation or
     facet keeps its natural size. Projector mode enlarges it (``projected``)."""
     spec = projected(spec, big) if big else dict(spec)
-    fits = any(k in spec for k in _FIT_KINDS) and isinstance(spec.get("width"), int | float)
+    faceted = any(k in (spec.get("encoding") or {}) for k in ("row", "column", "facet"))  # a facet by encoding
+    fits = any(k in spec for k in _FIT_KINDS) and isinstance(spec.get("width"), int | float) and not faceted
     if fits:
         spec["width"] = "container"
         spec["autosize"] = {"type": "fit-x", "contains": "padding"}

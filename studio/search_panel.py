@@ -76,10 +76,12 @@ def nbest_table(result: BeamResult) -> None:
     if result.best.attention is None:
         return
     search = (result.trace.source, tuple(h.text for h in result.hypotheses))  # a new search starts at #1
+    # The picker's labels are ranks only: a keyed widget keeps its identity across searches, and a browser showed
+    # the previous sentence's text in it; the chosen hypothesis's text is printed under it, from this search.
     rank = control(st.selectbox, "Show the attention of hypothesis", "rank", 1,
-                   options=list(range(1, len(result.hypotheses) + 1)), follows=search,
-                   format_func=lambda r: f"#{r}: {result.hypotheses[r - 1].text}")
+                   options=list(range(1, len(result.hypotheses) + 1)), follows=search, format_func=lambda r: f"#{r}")
     hyp = result.hypotheses[rank - 1]
+    st.caption(f"#{rank}: {hyp.text}")
     tgt = [*hyp.pieces] if hyp.pieces else [str(t) for t in hyp.tokens]
     chart_with_downloads(viz.matrix_heatmap(hyp.attention, result.src_pieces, tgt,
                                             title=f"Attention while writing hypothesis #{rank}"),

@@ -248,5 +248,6 @@ def test_the_beam_tree_fits_and_labels_follow_the_sentence(studio_url, page, wid
     settle(page)
     new_best = page.locator('[data-testid="stCode"]').first.inner_text().strip()
     assert new_best != old_best
-    expect(picker).to_contain_text(new_best)
-    assert old_best not in picker.inner_text()
+    expect(page.get_by_text(f"#1: {new_best}", exact=True)).to_be_visible()
+    expect(picker).to_have_value("#1")
+    assert old_best not in page.locator('[data-testid="stMain"]').inner_text()  # no label of the old sentence

@@ -144,4 +144,5 @@ def test_unknown_lab_and_budget():
         run_lab("nope")
     with pytest.raises(ValueError, match="unknown budget"):
         run_lab("depth", budget="huge")
-    assert set(LABS) == {"vanishing", "bottleneck", "clipping", "depth", "greedy-vs-beam"}
+    assert set(LABS) == {"vanishing", "bottleneck", "clipping", "depth", "greedy-vs-beam", "tbptt",
+                         "bottleneck-en-de", "greedy-vs-beam-en-de"}
