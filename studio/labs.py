@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from nmt_core import jobs, viz
+from nmt_core.labs import LABS
 from nmt_core.runs import read_metrics
 from studio import paths, state
 
@@ -34,9 +35,11 @@ def lab_tables(name: str) -> tuple[Path | None, dict[str, pd.DataFrame]]:
     full-budget results (docs/labs/full), else the shipped small-budget ones (labs/, docs/labs/). Returns
     (folder, {table: DataFrame}); (None, {}) when the lab never ran. Which budget they are: ``lab_info``."""
     stem = name.replace("-", "_")
+    longer = [other.replace("-", "_") for other in LABS if other != name and other.startswith(name)]
     folders = [labs_dir(), paths.ROOT / "labs", paths.ROOT / "docs" / "labs" / "full", paths.ROOT / "docs" / "labs"]
     for folder in folders:
-        files = sorted(folder.glob(f"{stem}_*.csv")) if folder.is_dir() else []
+        files = sorted(p for p in folder.glob(f"{stem}_*.csv")  # not greedy_vs_beam_en_de_* for greedy-vs-beam
+                       if not any(p.name.startswith(f"{o}_") for o in longer)) if folder.is_dir() else []
         if not files or jobs.lab_running(name, folder):
             continue
         tables = {}

@@ -62,8 +62,7 @@ def test_every_stored_verdict_agrees_with_its_table(name):
     from studio import labs
 
     folder, tables = labs.lab_tables(name)
-    if not tables:
-        pytest.skip(f"no stored results for {name}")
+    assert tables, f"no stored results for {name}: every lab ships its tables (docs/labs.md has the commands)"
     judged = verdict(name, tables)
     assert judged.supported is not None, judged.measured
     if name.startswith("bottleneck"):
@@ -75,3 +74,12 @@ def test_every_stored_verdict_agrees_with_its_table(name):
                                         wide.iloc[0]["attention"] - wide.iloc[0]["no attention"])
     info = json.loads((folder / f"{name.replace('-', '_')}_info.json").read_text())
     assert "seconds" in info
+
+
+def test_a_lab_does_not_read_the_tables_of_a_lab_whose_name_extends_its_own():
+    """greedy_vs_beam_* also matches greedy_vs_beam_en_de_*: the toy lab must read only its own tables."""
+    from studio import labs
+
+    for name in ("greedy-vs-beam", "bottleneck"):
+        _, tables = labs.lab_tables(name)
+        assert tables and not any(t.startswith("en_de") for t in tables), sorted(tables)

@@ -96,3 +96,22 @@ def test_the_chart_scrubs_every_frame_in_the_browser(run):
     assert param["bind"]["max"] == 3 and param["value"] == 3
     filters = json.dumps(spec).count('"filter": "(datum.frame === snapshot)"')
     assert filters >= 4  # the chosen point, the translation, the attention and the gradients follow the slider
+
+
+def test_the_shipped_toy_replay_belongs_to_the_shipped_toy_model():
+    """checkpoints/toy-en-es.replay.json (``python -m nmt_core replay``, recipe in configs/toy-en-es.yaml): one replay
+    per example sentence, snapshots at the doubling steps, and a last frame that is the shipped model itself."""
+    from pathlib import Path
+
+    from nmt_core.inspection.sentence import prepare
+    from nmt_core.tasks import get_task
+
+    root = Path(__file__).resolve().parents[1]
+    final = load_checkpoint(root / "checkpoints" / "toy-en-es.pt")
+    replays = load_json(root / "checkpoints" / "toy-en-es.replay.json")
+    assert [r.sentence for r in replays] == list(get_task("toy-en-es").info.examples)
+    for replay in replays[:3]:
+        assert list(replay.frames.step) == [25, 50, 100, 200, 400, 800, 1600, final.step]
+        own = prepare(final.model.eval(), final.tokenizers, replay.sentence).tgt_text
+        assert replay.target == own == replay.frames.translation.iloc[-1]
+        assert replay.frames.dev_bleu.iloc[0] < 5 < 95 < replay.frames.dev_bleu.iloc[-2]

@@ -49,7 +49,7 @@ class Budget:
     lags: tuple[int, ...] = (1, 3, 6, 12, 24, 48)
     windows: tuple[int, ...] = (4, 8, 16, 32, 96)  # 96 = the whole sequence: full BPTT
     length: int = 96
-    updates: int = 1200  # optimizer updates (one sequence batch each) per (cell, window, lag)
+    updates: int = 600  # optimizer updates (one sequence batch each) per (cell, window, lag)
     batch_size: int = 32
     embedding: int = 16
     hidden: int = 64
