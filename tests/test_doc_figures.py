@@ -27,3 +27,12 @@ def test_the_attribution_figures_are_the_benchmarks():
     assert f"**{run['spearman_mean']:.2f}** (median {run['spearman_median']:.2f})" in text
     assert f"{run['never_attended']} of the {run['source_tokens']:,} source tokens" in text
     assert f"({run['target_tokens']:,} target tokens)" in text
+
+
+def test_the_real_language_depth_table_is_the_runs():
+    runs = json.loads((DOCS / "labs" / "depth-en-de-runs.json").read_text(encoding="utf-8"))["runs"]
+    text = (DOCS / "labs.md").read_text(encoding="utf-8")
+    for run, name in zip(runs, ("1 layer", "2 layers")):
+        assert f"| {name} | {run['parameters']:,} | {run['steps']:,} | {run['dev_bleu']:.2f} |" in text
+    one, two = runs
+    assert f"ends {one['test_bleu'] - two['test_bleu']:.1f} BLEU lower" in text and one["test_bleu"] > two["test_bleu"]
