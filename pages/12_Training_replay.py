@@ -3,7 +3,7 @@
 import streamlit as st
 
 from nmt_core import viz
-from studio import downloads, explainers, layout, sentences, state
+from studio import downloads, explainers, layout, models, sentences, state
 
 ref = layout.page("Training replay",
                   "Runs trained in the studio keep snapshots of the model at steps 25, 50, 100, 200, … (doubling, "
@@ -22,8 +22,9 @@ elif stored:
                            options=[r.sentence for r in stored], follows=ref)
     replay = next(r for r in stored if r.sentence == chosen)
 else:
+    carriers = [key for key, r in models.available_models().items() if explainers.stored_replays_path(r).is_file()]
     st.info("This model has no snapshots. Train a model on the **Train** page (every run keeps them), or pick a "
-            "shipped model that carries a stored replay.")
+            "shipped model that carries a stored replay" + (f": {', '.join(carriers)}." if carriers else "."))
     st.stop()
 if replay is None:
     st.stop()

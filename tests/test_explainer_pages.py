@@ -139,9 +139,18 @@ def test_training_replay_page_reads_a_shipped_models_stored_replays(studio, repl
     assert not at.exception and len(at.dataframe[0].value) == 4
 
 
-def test_no_snapshots_says_how_to_get_them(studio):
+def test_no_snapshots_says_how_to_get_them(studio, replay_run):
+    from nmt_core.checkpoint import load_checkpoint
+    from nmt_core.inspection.training_replay import save_json, training_replay
+    from nmt_core.snapshots import list_snapshots
+
+    stored = studio / "checkpoints" / "toy-en-es.replay.json"
+    if not stored.exists():  # written by the test above when the whole module runs
+        snaps = [s.load() for s in list_snapshots(replay_run)]
+        save_json([training_replay(snaps, load_checkpoint(replay_run / "best.pt"), "a big dog")], stored)
     at = open_page("12_Training_replay.py", model=gru_key(studio))
     assert not at.exception and any("has no snapshots" in i.value for i in at.info)
+    assert any("toy-en-es (shipped)" in i.value for i in at.info)
 
 
 def test_the_lesson_file_holds_every_view_and_no_network_address(studio):
