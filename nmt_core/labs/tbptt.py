@@ -35,10 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..recurrent import RNN_CLASSES
 from ..replay import replay_rnn
 from .common import LabResult, Progress, Stopwatch, say
-from .vanishing import chrono_init
+from .vanishing import RecallClassifier, chrono_init
 
 #: variant label -> (cell, forget-gate initialisation)
 CELLS: dict[str, tuple[str, str]] = {"rnn": ("rnn", "default"), "lstm (open forget gate)": ("lstm", "chrono")}
@@ -75,14 +74,9 @@ def delayed_copy(n: int, length: int, lag: int, alphabet: int, seed: int) -> tup
     return x, y
 
 
-class StreamModel(nn.Module):
-    """Embedding -> one recurrent layer -> a prediction at every step."""
-
-    def __init__(self, cell: str, alphabet: int, embedding: int, hidden: int):
-        super().__init__()
-        self.embed = nn.Embedding(alphabet, embedding)
-        self.rnn = RNN_CLASSES[cell](embedding, hidden, batch_first=True)
-        self.readout = nn.Linear(hidden, alphabet)
+class StreamModel(RecallClassifier):
+    """The vanishing lab's embedding -> recurrent layer -> readout, predicting at every step instead of once at the
+    end, and taking and returning the state so that windows can carry it."""
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, object]:
         out, state = self.rnn(self.embed(x), state)

@@ -78,16 +78,22 @@ def _inputs(svg: _Svg, step: CellStep, taps: list[float]) -> None:
         svg.wire((x, 300), (x, 252))
 
 
-def _lstm(svg: _Svg, s: CellStep) -> None:
-    v, p, c_prev = s.values, s.products, s.previous["c"]
-    svg.text(20, 68, f"c(t-1) = {c_prev:.3f}", anchor="start")
-    svg.wire((20, 80), (205, 80), width=_flow(c_prev))
+def _top_rail(svg: _Svg, carried: str, before: float, kept: str, kept_value: float, after: float) -> None:
+    """The cell's conveyor belt along the top: the carried state comes in, is scaled at × (by f for the LSTM's
+    c, by z for the GRU's h), gets the new part added at + and leaves as the new state."""
+    svg.text(20, 68, f"{carried}(t-1) = {before:.3f}", anchor="start")
+    svg.wire((20, 80), (205, 80), width=_flow(before))
     svg.node(220, 80, "×")
-    svg.wire((235, 80), (385, 80), width=_flow(p["f*c_prev"]))
-    svg.text(310, 68, f"f·c(t-1) = {p['f*c_prev']:.3f}")
+    svg.wire((235, 80), (385, 80), width=_flow(kept_value))
+    svg.text(310, 68, f"{kept} = {kept_value:.3f}")
     svg.node(400, 80, "+")
-    svg.wire((415, 80), (740, 80), width=_flow(v["c"]))
-    svg.text(740, 68, f"c(t) = {v['c']:.3f}", anchor="end", weight="bold")
+    svg.wire((415, 80), (740, 80), width=_flow(after))
+    svg.text(740, 68, f"{carried}(t) = {after:.3f}", anchor="end", weight="bold")
+
+
+def _lstm(svg: _Svg, s: CellStep) -> None:
+    v, p = s.values, s.products
+    _top_rail(svg, "c", s.previous["c"], "f·c(t-1)", p["f*c_prev"], v["c"])
     for x, name, squash in ((220, "f", "σ"), (310, "i", "σ"), (400, "g", "tanh"), (500, "o", "σ")):
         svg.gate(x, 230, name, squash, v[name])
     svg.wire((220, 210), (220, 96))
@@ -109,15 +115,8 @@ def _lstm(svg: _Svg, s: CellStep) -> None:
 
 
 def _gru(svg: _Svg, s: CellStep) -> None:
-    v, p, h_prev = s.values, s.products, s.previous["h"]
-    svg.text(20, 68, f"h(t-1) = {h_prev:.3f}", anchor="start")
-    svg.wire((20, 80), (205, 80), width=_flow(h_prev))
-    svg.node(220, 80, "×")
-    svg.wire((235, 80), (385, 80), width=_flow(p["z*h_prev"]))
-    svg.text(310, 68, f"z·h(t-1) = {p['z*h_prev']:.3f}")
-    svg.node(400, 80, "+")
-    svg.wire((415, 80), (740, 80), width=_flow(v["h"]))
-    svg.text(740, 68, f"h(t) = {v['h']:.3f}", anchor="end", weight="bold")
+    v, p = s.values, s.products
+    _top_rail(svg, "h", s.previous["h"], "z·h(t-1)", p["z*h_prev"], v["h"])
     for x, name, squash in ((220, "z", "σ"), (400, "n", "tanh"), (560, "r", "σ")):
         svg.gate(x, 230, name, squash, v[name])
     svg.wire((220, 210), (220, 96))
