@@ -105,7 +105,7 @@ def experiment(config: str, tsv: Path, threads: int, steps: int, warmup: int, de
         "model": {"cell": "lstm", "bidirectional": True, "attention": "additive", "input_feeding": True,
                   "dropout": 0.2, **CONFIGS[config]},
         "train": {"batch_size": 64, "lr": 1e-3, "clip_norm": 1.0, "max_steps": steps + warmup,
-                  "eval_every": 10**9, "log_every": 10**9, "threads": threads, "device": device, "seed": 1},
+                  "eval_every": 10**7, "log_every": 10**7, "threads": threads, "device": device, "seed": 1},
     })
 
 

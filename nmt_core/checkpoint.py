@@ -243,7 +243,7 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
                        "evaluations": list(payload.get("evaluations") or []),
                        "examples": list(payload.get("examples") or []),
                        "test_sample": payload.get("test_sample"), "attribution": payload.get("attribution"),
-                       "weights": payload.get("weights", "float32")})
+                       "weights": payload.get("weights", "float32"), "shortlist": payload.get("shortlist")})
 
 
 # --------------------------------------------------------------------------------------- compact weights

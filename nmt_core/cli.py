@@ -16,8 +16,10 @@ from pathlib import Path
 from .beam_trace import write_traces
 from .checkpoint import CheckpointError
 from .cli_explain import explainer_commands
+from .cli_fast import add_fast_options, fast_commands, report_fast_mode
 from .config import ConfigError, DataConfig, load_config
 from .corpus import CorpusError
+from .fast_mode import FastMode
 from .tokenizer import TokenizerError
 
 #: The command-line names of the decoding options, for messages.
@@ -148,7 +150,8 @@ def _report_failure(run_dir: Path | None, err: Exception) -> None:
 def _decoding(args: argparse.Namespace) -> dict:
     """The decoding options shared by translate and evaluate, as Translator keyword arguments."""
     return {"beam_size": args.beam_size, "length_penalty": args.length_penalty, "alpha": args.alpha,
-            "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping}
+            "max_ratio": args.max_ratio, "prefix": args.prefix, "stopping": args.stopping,
+            "fast": FastMode(int8=args.int8, shortlist=args.shortlist)}
 
 
 def read_input_lines() -> list[str]:
@@ -180,6 +183,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     check_decoding(FLAGS, beam_size=args.beam_size, nbest=args.nbest, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)  # before reading anything: a bad flag is the first thing to say
     translator = Translator.from_path(args.checkpoint, args.device)
+    report_fast_mode(translator, _decoding(args)["fast"])
     lines = read_input_lines()
     report_notices(translator, lines)
     if args.nbest == 1 and not args.trace:
@@ -222,30 +226,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     result = {**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam_size": args.beam_size,
               "length_penalty": args.length_penalty, "alpha": args.alpha, "stopping": args.stopping,
-              "src": str(args.src), "ref": str(args.ref)}
+              "fast": translator.fast_models.describe(_decoding(args)["fast"]), "src": str(args.src),
+              "ref": str(args.ref)}
     if args.record:
         from .checkpoint import record_evaluation
 
         record_evaluation(args.checkpoint, {**result, "checkpoint": None, "notices": dict(affected)},
                           pairs.src, pairs.tgt)
     print(json.dumps(result))
-    return 0
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    """Attention, gates and gradient flow for one sentence, as JSON (``nmt_core.inspection``)."""
-    from .checkpoint import load_checkpoint
-    from .inspection import inspect_sentence
-
-    bundle = inspect_sentence(load_checkpoint(args.checkpoint, "cpu"), args.src, args.tgt)
-    for notice in bundle["notices"]:
-        print(f"notice: {notice['message']}", file=sys.stderr)
-    text = json.dumps(bundle, ensure_ascii=False)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}")
-    else:
-        print(text)
     return 0
 
 
@@ -277,6 +265,7 @@ def _add_decoding_options(p: argparse.ArgumentParser) -> None:
                         "heuristic (none can win at its next length: faster with a length penalty, what most "
                         "toolkits do) or never (run to the length cap)")
     p.add_argument("--prefix", help="force every translation to start with this target text")
+    add_fast_options(p)
     p.add_argument("--trace", metavar="FILE.json",
                    help="write the search trace of every input, with attention and rejected continuations")
 
@@ -330,7 +319,7 @@ def _training_commands(sub) -> None:
 
 
 def _decoding_commands(sub) -> None:
-    """translate, evaluate, inspect: use a trained model."""
+    """translate, evaluate: use a trained model."""
     p = sub.add_parser("translate", help="translate lines from stdin to stdout")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--device", default="auto")
@@ -353,13 +342,6 @@ def _decoding_commands(sub) -> None:
     _add_decoding_options(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("inspect", help="attention, gates and gradient flow for one sentence, as JSON")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--src", required=True, help="source sentence")
-    p.add_argument("--tgt", help="target to teacher-force on (default: the model's greedy translation)")
-    p.add_argument("--out", help="write the JSON here (default: stdout)")
-    p.set_defaults(func=cmd_inspect)
-
 
 def _lab_command(sub) -> None:
     """lab: run a teaching experiment."""
@@ -376,12 +358,12 @@ def _lab_command(sub) -> None:
     p.set_defaults(func=cmd_lab)
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nmt_core", description="NMT Studio core: data, training, "
                                      "translation and evaluation of recurrent seq2seq models.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_data_commands, _training_commands, _decoding_commands, _lab_command, explainer_commands):
+    for add in (_data_commands, _training_commands, _decoding_commands, _lab_command, explainer_commands,
+                fast_commands):
         add(sub)
     return parser
 

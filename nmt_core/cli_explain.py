@@ -1,5 +1,6 @@
-"""The explainer commands: ``lesson`` (one sentence, every view, one offline HTML file) and ``replay`` (what a
-run's snapshots show for chosen sentences, stored beside a checkpoint so a shipped model carries its replay).
+"""The explainer commands: ``inspect`` (attention, gates and gradient flow of one sentence as JSON), ``lesson``
+(one sentence, every view, one offline HTML file) and ``replay`` (what a run's snapshots show for chosen sentences,
+stored beside a checkpoint so a shipped model carries its replay).
 
 Kept apart from ``cli.py`` (data, training, decoding) so each file holds one family of commands.
 """
@@ -7,6 +8,7 @@ Kept apart from ``cli.py`` (data, training, decoding) so each file holds one fam
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -71,8 +73,32 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Attention, gates and gradient flow for one sentence, as JSON (``nmt_core.inspection``)."""
+    from .checkpoint import load_checkpoint
+    from .inspection import inspect_sentence
+
+    bundle = inspect_sentence(load_checkpoint(args.checkpoint, "cpu"), args.src, args.tgt)
+    for notice in bundle["notices"]:
+        print(f"notice: {notice['message']}", file=sys.stderr)
+    text = json.dumps(bundle, ensure_ascii=False)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
 def explainer_commands(sub) -> None:
-    """lesson, replay."""
+    """inspect, lesson, replay."""
+    p = sub.add_parser("inspect", help="attention, gates and gradient flow for one sentence, as JSON")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--src", required=True, help="source sentence")
+    p.add_argument("--tgt", help="target to teacher-force on (default: the model's greedy translation)")
+    p.add_argument("--out", help="write the JSON here (default: stdout)")
+    p.set_defaults(func=cmd_inspect)
+
     p = sub.add_parser("lesson", help="every view of one sentence as one HTML file that opens offline")
     p.add_argument("checkpoint")
     p.add_argument("src", help="the source sentence")

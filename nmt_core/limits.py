@@ -36,6 +36,8 @@ BOUNDS: dict[str, Bound] = {
     "batch_size": Bound(1, 4096, True, "sentences decoded at once"),
     "top_n_rejected": Bound(0, 50, True, "rejected continuations recorded per hypothesis"),
     "samples": Bound(1, 100, True, "translations sampled for one sentence"),
+    "shortlist_frequent": Bound(0, 50_000, True, "target pieces every shortlist keeps"),
+    "shortlist_per_source": Bound(0, 1_000, True, "target pieces kept per source piece"),
     "temperature": Bound(0.01, 100.0, False, "sampling temperature"),
     # inspection
     "attribution_steps": Bound(1, 256, True, "integrated gradients runs one batched backward pass per step"),

@@ -80,8 +80,10 @@ def _slice_state(state, start: int, stop: int):
 _CELL_FUNCTIONS = {nn.LSTM: torch.lstm_cell, nn.GRU: torch.gru_cell, nn.RNN: torch.rnn_tanh_cell}
 
 
-def _run_fused(rnn: nn.RNNBase, x: Tensor, lengths: Tensor | None, state):
+def _run_fused(rnn: nn.Module, x: Tensor, lengths: Tensor | None, state):
     h0, c0 = (None, None) if state is None else state
+    if not isinstance(rnn, nn.RNNBase):  # fast mode's int8 cell (``fast_mode.Int8CellStep``): decoder steps only
+        return rnn.step(x, h0, c0)
     if lengths is None and x.shape[1] == 1 and h0 is not None and not rnn.bidirectional:
         return _run_fused_step(rnn, x, h0, c0)
     hx = (h0, c0) if isinstance(rnn, nn.LSTM) and h0 is not None else h0

@@ -16,12 +16,24 @@ from .batching import make_batch, sorted_batches
 from .checkpoint import Checkpoint, load_checkpoint
 from .decoding import Constraints
 from .device import pick_device
+from .fast_mode import (
+    EXACT,
+    FastMode,
+    FastModels,
+    PositionPieces,
+    constraint_ids,
+    map_constraints,
+    map_greedy,
+    map_result,
+    to_positions,
+)
 from .hypotheses import BeamResult, Diagnosis, Hypothesis, TokenScores, diagnose
 from .limits import LimitError, check
 from .notices import CheckedSource, check_source
 from .sampling import sample
 from .scoring import score_translation
 from .search import beam_search, greedy_search
+from .shortlist import Shortlist, ShortlistError
 from .text import normalize
 from .tokenizer import EOS_ID, UNK_ID
 
@@ -51,6 +63,22 @@ class Translator:
         self.device = torch.device(device) if device is not None else next(checkpoint.model.parameters()).device
         self.model = checkpoint.model.to(self.device).eval()
         self.tokenizers = checkpoint.tokenizers
+        self._fast: FastModels | None = None
+
+    @property
+    def fast_models(self) -> FastModels:
+        """The fast-mode variants (``fast_mode.py``), with the checkpoint's shortlist if it has one (checked
+        against the model before use: a damaged one is reported, not trusted)."""
+        if self._fast is None:
+            stored, cfg = self.checkpoint.extra.get("shortlist"), self.model.cfg
+            shortlist = None
+            if stored is not None:
+                try:
+                    shortlist = Shortlist.from_payload(stored, cfg.src_vocab_size, cfg.tgt_vocab_size)
+                except ShortlistError as err:
+                    raise ShortlistError(f"{self.checkpoint.path}: {err}") from None
+            self._fast = FastModels(self.model, shortlist)
+        return self._fast
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto") -> Translator:
@@ -99,13 +127,14 @@ class Translator:
     @torch.no_grad()
     def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam_size: int = 1,
                   length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None,
-                  stopping: str = "exact") -> list[str]:
+                  stopping: str = "exact", fast: FastMode = EXACT) -> list[str]:
         """Best translations, in input order. Empty inputs give empty outputs. ``beam_size=1`` without a
         prefix runs the greedy fast path; anything else runs ``decode``."""
         check_decoding(beam_size=beam_size, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size)
         if beam_size > 1 or prefix:
             results = self.decode(sentences, beam_size=beam_size, length_penalty=length_penalty, alpha=alpha,
-                                  max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping)
+                                  max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping,
+                                  fast=fast)
             return [r.best.text if r.hypotheses and normalize(s) else "" for s, r in zip(sentences, results)]
         prepared = [self.prepare(s) for s in sentences]
         outputs = [""] * len(prepared)
@@ -113,7 +142,9 @@ class Translator:
         for chunk in sorted_batches([len(prepared[i].ids) for i in todo], batch_size):
             index = [todo[k] for k in chunk]
             batch = make_batch([prepared[i].ids for i in index]).to(self.device)
-            for i, ids in zip(index, greedy_search(self.model, batch.src, batch.src_lengths, max_ratio=max_ratio)):
+            model, kept = self.fast_models.for_batch(fast, batch.src)
+            found = greedy_search(model, batch.src, batch.src_lengths, max_ratio=max_ratio)
+            for i, ids in zip(index, found if kept is None else map_greedy(found, kept)):
                 outputs[i] = self.tokenizers.tgt.decode(ids)
         return outputs
 
@@ -121,12 +152,12 @@ class Translator:
     def decode(self, sentences: list[str], *, beam_size: int = 5, nbest: int = 1, length_penalty: str = "none",
                alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
                top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact",
-               constraints: Constraints = None) -> list[BeamResult]:
+               constraints: Constraints = None, fast: FastMode = EXACT) -> list[BeamResult]:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
         text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)
         ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty). ``constraints``
         force or block a token at a step (``{step: {"force": id}}`` / ``{step: {"block": [ids]}}``, step 0 = the
-        first target token): the token what-ifs."""
+        first target token): the token what-ifs. ``fast``: opt-in approximations (``fast_mode.py``)."""
         check_decoding(beam_size=beam_size, nbest=nbest, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size,
                        top_n_rejected=top_n_rejected)
         prepared = [self.prepare(s) for s in sentences]
@@ -134,10 +165,15 @@ class Translator:
         prefix_ids = self._prefix_ids(prefix)
         for index in sorted_batches([len(p.ids) for p in prepared], batch_size):
             batch = make_batch([prepared[i].ids for i in index]).to(self.device)
-            found = beam_search(self.model, batch.src, batch.src_lengths, beam_size=beam_size, nbest=nbest,
+            model, kept = self.fast_models.for_batch(fast, batch.src, (prefix_ids or []) + constraint_ids(constraints))
+            pieces = self.tokenizers.tgt if kept is None else PositionPieces(self.tokenizers.tgt, kept)
+            found = beam_search(model, batch.src, batch.src_lengths, beam_size=beam_size, nbest=nbest,
                                 length_penalty=length_penalty, alpha=alpha, max_ratio=max_ratio, record=record,
-                                top_n_rejected=top_n_rejected, prefix=prefix_ids, tgt_tokenizer=self.tokenizers.tgt,
-                                stopping=stopping, constraints=constraints)
+                                top_n_rejected=top_n_rejected, tgt_tokenizer=pieces, stopping=stopping,
+                                prefix=prefix_ids if kept is None or not prefix_ids else to_positions(kept, prefix_ids),
+                                constraints=constraints if kept is None else map_constraints(constraints, kept))
+            if kept is not None:
+                found = [map_result(r, kept) for r in found]
             for i, result in zip(index, found):
                 src_pieces = self.source_pieces(prepared[i].ids)
                 results[i] = BeamResult([self._finish(h) for h in result.hypotheses],
