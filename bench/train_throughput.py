@@ -111,23 +111,11 @@ def experiment(config: str, tsv: Path, threads: int, steps: int, warmup: int, de
 
 # --------------------------------------------------------------------------------------- FLOPs
 def forward_flops(m, s: int, t: int) -> int:
-    """Matrix-product FLOPs of one forward pass over one sentence pair (formula in the module docstring)."""
-    g = {"lstm": 4, "gru": 3, "rnn": 1}[m.cell]
-    e, h, v = m.embedding_size, m.hidden_size, m.tgt_vocab_size
-    d = 2 if m.bidirectional else 1
-    he = d * h
-    enc = sum(d * 2 * g * h * ((e if k == 0 else he) + h) for k in range(m.encoder_layers))
-    dec_in0 = e + (h if m.input_feeding else 0)
-    dec = sum(2 * g * h * ((dec_in0 if k == 0 else h) + h) for k in range(m.decoder_layers))
-    bridge = (2 if m.cell == "lstm" else 1) * 2 * he * h * m.decoder_layers
-    if m.attention == "none":
-        keys, attn, combine = 0, 0, 2 * h * h
-    else:
-        keys = 2 * he * h if (m.attention != "dot" or he != h) else 0
-        query = 2 * h * h if m.attention == "additive" else 0
-        attn = query + s * (2 * h + 2 * he)
-        combine = 2 * (he + h) * h
-    return s * (enc + keys) + bridge + t * (dec + attn + combine + 2 * h * v)
+    """Matrix-product FLOPs of one forward pass over one sentence pair (formula in the module docstring). The
+    per-component terms live in ``nmt_core.inspection.cost``, which the studio's Cost X-ray page shares."""
+    from nmt_core.inspection.cost import sentence_flops, step_flops
+
+    return sentence_flops(m, s) + t * sum(step_flops(m, s).values())
 
 
 def matmul_peak(m, batch: int, mean_src: float, mean_tgt: float, seconds: float = 0.4) -> dict[str, tuple]:

@@ -40,6 +40,8 @@ PAGES = [
     ("pages/12_Training_replay.py", "Training replay", ":material/history:",
      "scrub through a run's snapshots: attention sharpens, BLEU climbs"),
     ("pages/6_Compare.py", "Compare", ":material/compare:", "two models on one sentence; BLEU by sentence length"),
+    ("pages/13_Cost.py", "Cost X-ray", ":material/speed:",
+     "time and FLOPs of each part of a decoding step; what fast mode changes"),
     ("pages/7_Data.py", "Data", ":material/dataset:", "browse the corpus, tokenizer pieces, length histograms"),
     ("pages/8_Labs.py", "Labs", ":material/science:",
      "every lecture claim as an experiment: stored results, live runs"),

@@ -108,7 +108,7 @@ def notices(at: AppTest) -> str:
 
 
 @pytest.mark.parametrize("page", ["1_Translate.py", "2_Attention.py", "3_Gates.py", "4_Gradients.py", "6_Compare.py",
-                                  "9_Cell.py", "10_Attribution.py", "11_Linked_views.py"])
+                                  "9_Cell.py", "10_Attribution.py", "11_Linked_views.py", "13_Cost.py"])
 def test_every_sentence_page_says_what_the_model_reads(studio, page):
     """Unknown words, removed characters and cuts are shown above the result, the affected pieces marked."""
     at = open_page(page)

@@ -244,7 +244,8 @@ FAST_LIST = ["empty", "10,000 characters", "html", "markdown"]
 #: Page and the hostile sentences it gets (default suite: FAST_LIST, full matrix: every one of them).
 PAGE_CASES = [(page, list(HOSTILE) if FULL else names) for page, names in [
     ("1_Translate.py", FAST_LIST + ["control characters", "unseen scripts"]), ("2_Attention.py", FAST_LIST),
-    ("3_Gates.py", FAST_LIST[:3]), ("4_Gradients.py", FAST_LIST[:3]), ("6_Compare.py", ["html"])]]
+    ("3_Gates.py", FAST_LIST[:3]), ("4_Gradients.py", FAST_LIST[:3]), ("6_Compare.py", ["html"]),
+    ("13_Cost.py", FAST_LIST[:3])]]
 
 
 @pytest.mark.parametrize("page,names", PAGE_CASES, ids=[p for p, _ in PAGE_CASES])

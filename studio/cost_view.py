@@ -1,0 +1,71 @@
+"""The Cost X-ray page's cached measurement and the fast-mode options a checkpoint offers.
+
+Like ``studio.models``: one ``st.cache_data`` function per result, keyed on the checkpoint's path and mtime and the
+page's choices (sentence, beam, the two fast-mode flags). A cached report is a measurement taken once: timing the
+same sentence again on a shared server would only measure the other users' load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from nmt_core.fast_mode import FastMode
+from nmt_core.inspection.cost import CostReport, decoding_cost
+from nmt_core.shortlist import ShortlistError
+from studio import models
+from studio.models import ModelRef, or_stop, shared_translator
+
+
+@st.cache_data(max_entries=32, show_spinner="Timing every component of every decoding step…")
+def _cost(path: str, mtime: float, sentence: str, beam_size: int, int8: bool, shortlist: bool) -> CostReport:
+    return decoding_cost(shared_translator(path, mtime), sentence, beam_size=beam_size,
+                         fast=FastMode(int8=int8, shortlist=shortlist))
+
+
+def cost(ref: ModelRef, sentence: str, beam_size: int, fast: FastMode) -> CostReport:
+    """The cost X-ray of ``sentence`` in mode ``fast``; a bound or a fast mode the model cannot run ends the page
+    with a warning (``or_stop``)."""
+    return or_stop(_cost, ref, sentence, beam_size, fast.int8, fast.shortlist)
+
+
+@dataclass(frozen=True)
+class FastOptions:
+    """Which fast-mode toggles this checkpoint on this server can offer, and why not when it cannot."""
+
+    int8: bool
+    int8_note: str | None
+    shortlist: bool
+    shortlist_note: str | None
+
+
+def fast_options(ref: ModelRef) -> FastOptions:
+    """int8 needs the CPU (fbgemm kernels); the shortlist needs one stored in the checkpoint, and a damaged one
+    is reported, never used."""
+    translator = models.translator(ref)
+    cpu = translator.device.type == "cpu"
+    int8_note = None if cpu else (f"int8 runs on the CPU only (fbgemm kernels); this server decodes on "
+                                  f"{translator.device}.")
+    try:
+        has_shortlist, shortlist_note = translator.fast_models.shortlist is not None, None
+    except ShortlistError as err:
+        has_shortlist, shortlist_note = False, f"The checkpoint's shortlist cannot be used: {err}"
+    if not has_shortlist and shortlist_note is None:
+        shortlist_note = ("This checkpoint has no shortlist, so the shortlist toggle is off: add one with "
+                          "`python -m nmt_core shortlist CHECKPOINT --src TRAIN.src --tgt TRAIN.tgt` (it keeps "
+                          "the frequent target pieces and each source piece's likely translations).")
+    return FastOptions(cpu, int8_note, has_shortlist, shortlist_note)
+
+
+def table(reports: list[CostReport]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The reports' component tables as one frame for ``st.dataframe``, and its column formats."""
+    frame = pd.concat([r.to_frame() for r in reports], ignore_index=True)
+    config = {"ms_per_step": st.column_config.NumberColumn("ms per step", format="%.3f"),
+              "time_share": st.column_config.NumberColumn("share of the step's time", format="percent"),
+              "mflop_per_step": st.column_config.NumberColumn("MFLOP per step", format="%.3f"),
+              "mflop_per_row": st.column_config.NumberColumn("MFLOP per hypothesis", format="%.3f"),
+              "flop_share": st.column_config.NumberColumn("share of the FLOPs", format="percent")}
+    return frame, config
