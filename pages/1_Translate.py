@@ -62,8 +62,7 @@ if "sentences" in lab:
     with st.expander("Lab: when does beam search beat greedy search? (stored results)"):
         st.caption("A deliberately small model decodes 200 test sentences both ways; points above the diagonal are "
                    "sentences where the beam found a more probable translation.")
-        downloads.chart_with_downloads(viz.greedy_vs_beam_chart(lab["sentences"]), lab["sentences"],
-                                       "greedy-vs-beam")
+        downloads.chart(viz.greedy_vs_beam_chart, lab["sentences"], data=lab["sentences"], name="greedy-vs-beam")
         if "wins" in lab:
             st.dataframe(lab["wins"][["src", "greedy", "beam", "first_diff_step", "greedy_word", "beam_word"]],
                          hide_index=True)

@@ -49,13 +49,12 @@ elif gold:
 
 heat, lines = st.tabs(["Heatmap", "Alignment lines"])
 with heat:
-    downloads.chart_with_downloads(viz.attention_heatmap(result, gold=links, title="Attention weights"),
-                                   result.to_frame(), "attention")
+    downloads.chart(viz.attention_heatmap, result, gold=links, title="Attention weights", data=result.to_frame(),
+                    name="attention")
 with lines:
     threshold = state.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
-    downloads.chart_with_downloads(viz.alignment_lines(result, threshold=threshold, gold=links,
-                                                       title="Soft alignment (line width = weight)"),
-                                   result.to_frame(), "alignment-lines")
+    downloads.chart(viz.alignment_lines, result, threshold=threshold, gold=links,
+                    title="Soft alignment (line width = weight)", data=result.to_frame(), name="alignment-lines")
 
 st.subheader("What if the decoder could not look at a word?")
 blocked = state.control(st.multiselect, "Hide these source positions from attention", "block", [],

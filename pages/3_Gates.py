@@ -36,13 +36,13 @@ with chart_col:
         with tab:
             values = result.get(side, gate, layer, direction)
             frame = pd.DataFrame(values, index=steps).rename_axis("token").reset_index()
-            downloads.chart_with_downloads(viz.gate_heatmap(result, side, gate, layer, direction, max_units=None),
-                                           frame, f"gate-{gate}-{side}{layer}{direction}")
+            downloads.chart(viz.gate_heatmap, result, side, gate, layer, direction, max_units=None, data=frame,
+                            name=f"gate-{gate}-{side}{layer}{direction}")
 
 st.subheader(f"Unit {unit} over time")
 lines = pd.DataFrame({g: result.get(side, g, layer, direction)[:, unit] for g in gate_names}, index=steps)
-downloads.chart_with_downloads(viz.unit_lines(result, side, unit, gate_names, layer, direction),
-                               lines.rename_axis("token").reset_index(), f"unit-{unit}")
+downloads.chart(viz.unit_lines, result, side, unit, gate_names, layer, direction,
+                data=lines.rename_axis("token").reset_index(), name=f"unit-{unit}")
 
 sigmoid = [g for g in gate_names if g in ("i", "f", "o", "r", "z")]
 if sigmoid:
@@ -50,7 +50,7 @@ if sigmoid:
     st.caption("Gates near 0 or 1 act like switches (shut or open); values in between blend. A forget gate "
                "piled up near 1 is a unit that remembers.")
     table = result.saturation()
-    downloads.chart_with_downloads(viz.saturation_histogram(result), table, "saturation")
+    downloads.chart(viz.saturation_histogram, result, data=table, name="saturation")
     st.dataframe(table, hide_index=True)
 
 st.subheader("Intervention: clamp one gate of one unit")

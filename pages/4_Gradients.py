@@ -16,13 +16,13 @@ result = models.gradient_flow(ref, sentence)
 st.caption(f"Loss of the model's own translation: L = {result.loss:.3f} (summed over {len(result.tgt_pieces)} tokens)")
 
 log_y = state.control(st.toggle, "Logarithmic scale", "log", True)
-downloads.chart_with_downloads(viz.grad_norm_chart(result, log_y=log_y), result.to_frame(), "gradient-flow")
+downloads.chart(viz.grad_norm_chart, result, log_y=log_y, data=result.to_frame(), name="gradient-flow")
 st.caption("**dL/dh (total)** counts every path from a hidden state to the loss: through the recurrence, the "
            "bridge into the decoder and attention. **dL/do (attention path)** is the direct route through "
            "attention alone. A decoder state at step t receives the loss of step t and of every later step.")
 
 st.subheader("Which source word does each output word depend on?")
-downloads.chart_with_downloads(viz.salience_heatmap(result), result.salience_frame(), "salience")
+downloads.chart(viz.salience_heatmap, result, data=result.salience_frame(), name="salience")
 
 st.header("Lab: vanishing gradients (RNN vs GRU vs LSTM)")
 st.markdown("Can a recurrent network carry **one symbol across `lag` steps**? Each network reads `lag + 1` "
@@ -32,12 +32,12 @@ folder, tables = labs.lab_tables("vanishing")
 if "accuracy" in tables:
     acc, grads = tables["accuracy"], tables.get("gradients")
     st.caption(f"Stored results from `{display.escape_md(paths.display_path(folder))}`.")
-    downloads.chart_with_downloads(viz.vanishing_accuracy_chart(acc), acc, "vanishing-accuracy")
+    downloads.chart(viz.vanishing_accuracy_chart, acc, data=acc, name="vanishing-accuracy")
     if grads is not None and len(grads):
         lag = state.control(st.select_slider, "Lag for the gradient picture", "lag", int(grads["lag"].max()),
                             options=sorted(int(x) for x in grads["lag"].unique()))
-        downloads.chart_with_downloads(viz.vanishing_gradient_chart(grads, lag), grads[grads["lag"] == lag],
-                                       "vanishing-gradients")
+        downloads.chart(viz.vanishing_gradient_chart, grads, lag, data=grads[grads["lag"] == lag],
+                        name="vanishing-gradients")
         st.caption("How much of the last step's gradient reaches the state k steps earlier: a vanilla RNN's "
                    "falls off exponentially; an LSTM whose forget gate is open keeps it.")
 else:
@@ -49,6 +49,6 @@ _, clipping = labs.lab_tables("clipping")
 if "curves" in clipping:
     with st.expander("Lab: exploding gradients and clipping (stored results)"):
         st.caption("The same model at a learning rate that is too high, with and without clipping the gradient norm.")
-        downloads.chart_with_downloads(viz.clipping_chart(clipping["curves"]), clipping["curves"], "clipping")
+        downloads.chart(viz.clipping_chart, clipping["curves"], data=clipping["curves"], name="clipping")
         if "summary" in clipping:
             st.dataframe(clipping["summary"], hide_index=True)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from nmt_core.hypotheses import BeamResult
 from nmt_core.viz import beam_tree_chart
-from studio.downloads import chart_with_downloads
+from studio.downloads import chart
 
 
 def _toggle_play(last: int) -> None:
@@ -44,6 +44,6 @@ def beam_tree_player(result: BeamResult, name: str = "beam-tree") -> None:
             st.rerun()
         step = right.slider("Search step", 0, max(last, 1), key="step",
                             help="Step t shows the prefixes of length t the search kept, and what it pruned.")
-        chart_with_downloads(beam_tree_chart(result.trace, step), result.trace, name)
+        chart(beam_tree_chart, result.trace, step, data=result.trace, name=name)
 
     player()

@@ -2,14 +2,24 @@
 
 The files are produced only when a button is clicked (``download_button`` with a callable), so a rerun
 costs nothing extra; figures are rendered offline by vl-convert.
+
+Why ``chart`` caches specs for every session: building an Altair chart and turning it into a Vega-Lite spec was
+most of the server's CPU time on a page whose results were already cached (the Translate page: about 1.5 CPU-s
+per interaction, of which over half was Altair). A class types the same example sentences, so ``chart`` keys
+each spec on the viz function and a fingerprint of its arguments' *contents* (``fingerprint``) and builds it
+once per server, not once per student and rerun.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 import vl_convert as vlc
@@ -35,33 +45,91 @@ def data_bytes(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False, indent=1, default=str).encode("utf-8")
 
 
+def fingerprint(value: Any) -> str:
+    """A digest of ``value``'s contents: arrays and tables by their bytes, dataclasses by their fields, containers
+    item by item. Two results with the same fingerprint draw the same chart, whichever model or session made them."""
+    digest = hashlib.blake2b(digest_size=16)
+
+    def feed(v: Any) -> None:
+        if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor: its values, never its shortened repr
+            v = v.detach().cpu().numpy()
+        if isinstance(v, np.ndarray):
+            digest.update(f"a{v.dtype}{v.shape}".encode())
+            digest.update(np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, pd.DataFrame):
+            digest.update(f"f{list(v.columns)}{v.shape}".encode())
+            digest.update(pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes())
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+            digest.update(type(v).__qualname__.encode())
+            for field in dataclasses.fields(v):
+                feed(getattr(v, field.name))
+        elif isinstance(v, dict):
+            digest.update(b"d")
+            for k in sorted(v, key=repr):
+                feed(k)
+                feed(v[k])
+        elif isinstance(v, list | tuple | set | frozenset):
+            digest.update(f"s{type(v).__name__}{len(v)}".encode())
+            for item in (sorted(v, key=repr) if isinstance(v, set | frozenset) else v):
+                feed(item)
+        else:  # scalars, strings, None (an object without a value repr only costs a cache miss: its address)
+            digest.update(f"{type(v).__name__}:{v!r};".encode())
+
+    feed(value)
+    return digest.hexdigest()
+
+
+def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:
+    """The chart at its natural size, as a Vega-Lite dict (not re-validated: the viz tests validate every chart
+    against the schema; validation was a fifth of a page's server time)."""
+    natural = fig.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
+    return natural.to_dict(validate=False)
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _shared_spec(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> dict[str, Any]:
+    return _natural_spec(_build())
+
+
+def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: str, **kwargs: Any) -> None:
+    """``chart_with_downloads(build(*args, **kwargs), data, name)``, with the spec built once per server for the
+    same function and argument contents (module docstring)."""
+    key = fingerprint((args, kwargs))
+    spec = _shared_spec(f"{build.__module__}.{build.__qualname__}", key, lambda: build(*args, **kwargs))
+    _show_spec(spec, data, name)
+
+
 def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str) -> None:
     """Show an Altair chart (hover tooltips come from the chart) fitted to its column (``on_screen``), with
     downloads of its data (CSV or JSON, see ``data_bytes``) and of the figure as SVG and PNG at its natural
     size (projector mode enlarges both)."""
+    _show_spec(_natural_spec(fig), data, name)
+
+
+def _show_spec(natural: dict[str, Any], data: Any, name: str) -> None:
     big = state.projector()
-    natural = fig.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
-    export = json.dumps(projected(natural.to_dict(), big) if big else natural.to_dict())
-    spec, fits = on_screen(natural.to_dict(), big)
+    spec, fits = on_screen(natural, big)
     st.vega_lite_chart(spec, width="stretch" if fits else "content")
     ext, mime = ("csv", "text/csv") if isinstance(data, pd.DataFrame) else ("json", "application/json")
     cols = st.columns(3, gap="small", width=420)
     cols[0].download_button(f"{ext.upper()} data", lambda: data_bytes(data), f"{name}.{ext}", mime,
                             key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
-    _figure_buttons(export, name, cols[1], cols[2])
+    _figure_buttons(lambda: json.dumps(projected(natural, big) if big else natural), name, cols[1], cols[2])
 
 
 def figure_downloads(fig: alt.TopLevelMixin, name: str) -> None:
     """SVG and PNG buttons for a chart shown some other way (an interactive one whose sliders and hover live in
     the browser): the files hold its first state; the lesson file keeps it interactive."""
     cols = st.columns(2, gap="small", width=280)
-    _figure_buttons(json.dumps(fig.to_dict()), name, cols[0], cols[1])
+    spec = fig.to_dict(validate=False)
+    _figure_buttons(lambda: json.dumps(spec), name, cols[0], cols[1])
 
 
-def _figure_buttons(spec: str, name: str, svg_column: Any, png_column: Any) -> None:
-    svg_column.download_button("SVG figure", lambda: figure_bytes(spec, "svg"), f"{name}.svg",
+def _figure_buttons(spec: Callable[[], str], name: str, svg_column: Any, png_column: Any) -> None:
+    """SVG and PNG buttons; ``spec`` gives the spec's JSON only when a file is asked for."""
+    svg_column.download_button("SVG figure", lambda: figure_bytes(spec(), "svg"), f"{name}.svg",
                                "image/svg+xml", key=f"dl-{name}-svg", on_click="ignore", icon=":material/image:")
-    png_column.download_button("PNG figure", lambda: figure_bytes(spec, "png"), f"{name}.png",
+    png_column.download_button("PNG figure", lambda: figure_bytes(spec(), "png"), f"{name}.png",
                                "image/png", key=f"dl-{name}-png", on_click="ignore", icon=":material/image:")
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 from nmt_core import viz
 from nmt_core.hypotheses import BeamResult, Diagnosis
 from studio.display import labels
-from studio.downloads import chart_with_downloads, frame_download
+from studio.downloads import chart, frame_download
 from studio.state import control
 
 
@@ -83,9 +83,9 @@ def nbest_table(result: BeamResult) -> None:
     hyp = result.hypotheses[rank - 1]
     st.caption(f"#{rank}: {hyp.text}")
     tgt = [*hyp.pieces] if hyp.pieces else [str(t) for t in hyp.tokens]
-    chart_with_downloads(viz.matrix_heatmap(hyp.attention, result.src_pieces, tgt,
-                                            title=f"Attention while writing hypothesis #{rank}"),
-                         result.attention_frame(rank), f"attention-hyp{rank}")
+    chart(viz.matrix_heatmap, hyp.attention, result.src_pieces, tgt,
+          title=f"Attention while writing hypothesis #{rank}", data=result.attention_frame(rank),
+          name=f"attention-hyp{rank}")
 
 
 def diagnosis_view(verdict: Diagnosis) -> None:
@@ -97,5 +97,4 @@ def diagnosis_view(verdict: Diagnosis) -> None:
     frame = verdict.reference.to_frame()
     frame["piece"] = labels(frame["piece"])
     frame["top_piece"] = labels(frame["top_piece"])
-    chart_with_downloads(viz.token_logprob_bars(frame, title="log p of each of your tokens"), frame,
-                         "your-translation")
+    chart(viz.token_logprob_bars, frame, title="log p of each of your tokens", data=frame, name="your-translation")

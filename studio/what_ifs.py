@@ -62,19 +62,18 @@ def _two_results(own: BeamResult, changed: BeamResult, what: str) -> None:
         display.show_text("The model's own choice", own.best.text)
         st.caption(f"score {own.best.score:.3f} · log p {own.best.logprob:.3f}")
         if own.best.attention is not None:
-            downloads.chart_with_downloads(viz.matrix_heatmap(own.best.attention, own.src_pieces, own.best.pieces,
-                                                              title="Attention: the model's own choice"),
-                                           own.attention_frame(1), "what-if-own-attention")
+            downloads.chart(viz.matrix_heatmap, own.best.attention, own.src_pieces, own.best.pieces,
+                            title="Attention: the model's own choice", data=own.attention_frame(1),
+                            name="what-if-own-attention")
     with right:
         display.show_text(f"With {what}", changed.best.text)
         delta = changed.best.score - own.best.score
         st.caption(f"score {changed.best.score:.3f} ({delta:+.3f}) · log p {changed.best.logprob:.3f}")
         if changed.best.attention is not None:
-            downloads.chart_with_downloads(viz.matrix_heatmap(changed.best.attention, changed.src_pieces,
-                                                              changed.best.pieces, title=f"Attention: {what}"),
-                                           changed.attention_frame(1), "what-if-attention")
+            downloads.chart(viz.matrix_heatmap, changed.best.attention, changed.src_pieces, changed.best.pieces,
+                            title=f"Attention: {what}", data=changed.attention_frame(1), name="what-if-attention")
     st.caption("The search tree with the change (the forced or blocked step has only the allowed continuations):")
-    downloads.chart_with_downloads(viz.beam_tree_chart(changed.trace), changed.trace, "what-if-tree")
+    downloads.chart(viz.beam_tree_chart, changed.trace, data=changed.trace, name="what-if-tree")
 
 
 # --------------------------------------------------------------------------------------- side by side
