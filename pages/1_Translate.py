@@ -11,7 +11,7 @@ ref = layout.page("Translate & beam search",
 sentence = sentences.sentence_box(ref)
 if sentence is None:
     st.stop()
-search = search_panel.search_controls()
+search = search_panel.search_controls(ref)
 
 result = models.beam_search(ref, sentence, **search.options())
 if not result.hypotheses:
@@ -20,6 +20,7 @@ if not result.hypotheses:
 display.show_text("Best translation", result.best.text)
 st.caption(f"score {result.best.score:.3f} · log p {result.best.logprob:.3f} · "
            f"search stopped at step {result.trace.stop_step} ({result.trace.stop_reason})")
+search_panel.fast_mode_note(ref, sentence, search, result)
 
 st.subheader("The search tree")
 st.caption("Each node is a prefix the search kept, labelled with its last token and its score. Red: the path to "

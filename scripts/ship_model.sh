@@ -20,6 +20,7 @@ examples=()
 $py -m nmt_core export "runs/$name/best.pt" "checkpoints/$name.pt" --weights int8 "${examples[@]}" \
   --test-sample 1000 --attribution "$attribution"
 $py -m nmt_core split "configs/$name.yaml" --out data/tatoeba-en-de   # the same test split for every variant
+$py -m nmt_core shortlist "checkpoints/$name.pt" --src data/tatoeba-en-de/train.src --tgt data/tatoeba-en-de/train.tgt
 for ckpt in "runs/$name/best.pt" "checkpoints/$name.pt"; do   # float32 against int8: what the compact file costs
   record=(); [ "$ckpt" = "checkpoints/$name.pt" ] && record=(--record)
   $py -m nmt_core evaluate --checkpoint "$ckpt" --src data/tatoeba-en-de/test.src --ref data/tatoeba-en-de/test.tgt \

@@ -27,6 +27,7 @@ import torch
 
 from nmt_core import inspection
 from nmt_core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from nmt_core.fast_mode import FastMode
 from nmt_core.hypotheses import BeamResult, Diagnosis
 from nmt_core.model import Intervention
 from nmt_core.runs import list_runs
@@ -141,22 +142,26 @@ def or_stop(compute: Callable[..., R], ref: ModelRef, *args: Any) -> R:
 # --------------------------------------------------------------------------------------- search
 @st.cache_data(max_entries=64, show_spinner=False)
 def _beam_search(path: str, mtime: float, sentence: str, beam_size: int, length_penalty: str, alpha: float,
-                 nbest: int, prefix: str, stopping: str, what_if: tuple[int, str, int] | None = None) -> BeamResult:
+                 nbest: int, prefix: str, stopping: str, what_if: tuple[int, str, int] | None = None,
+                 fast: tuple[bool, bool] = (False, False)) -> BeamResult:
     constraints = None if what_if is None else {what_if[0]: {"force": what_if[2]} if what_if[1] == "force"
                                                              else {"block": [what_if[2]]}}
     return shared_translator(path, mtime).beam_search(sentence, beam_size=beam_size, nbest=nbest,
                                                       length_penalty=length_penalty, alpha=alpha,
                                                       prefix=prefix or None, stopping=stopping,
-                                                      constraints=constraints)
+                                                      constraints=constraints,
+                                                      fast=FastMode(int8=fast[0], shortlist=fast[1]))
 
 
 def beam_search(ref: ModelRef, sentence: str, *, beam_size: int = 5, length_penalty: str = "none",
                 alpha: float = 0.6, nbest: int = 5, prefix: str = "", stopping: str = "exact",
-                what_if: tuple[int, str, int] | None = None) -> BeamResult:
+                what_if: tuple[int, str, int] | None = None, int8: bool = False,
+                shortlist: bool = False) -> BeamResult:
     """Beam search with its full trace (``beam_size=1`` is greedy). ``what_if`` = (step, "force" | "block",
     token id): the token what-if (step 0 = the first target token); the core's ValueErrors end the page with a
-    warning."""
-    return or_stop(_beam_search, ref, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping, what_if)
+    warning. ``int8``, ``shortlist``: fast mode (``nmt_core.fast_mode``)."""
+    return or_stop(_beam_search, ref, sentence, beam_size, length_penalty, alpha, nbest, prefix, stopping, what_if,
+                   (int8, shortlist))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -16,8 +16,10 @@ import streamlit as st
 
 from nmt_core import viz
 from nmt_core.hypotheses import BeamResult, Diagnosis
-from studio.display import labels
+from studio import cost_view, models
+from studio.display import escape_md, labels
 from studio.downloads import chart, frame_download
+from studio.models import ModelRef
 from studio.state import control
 
 
@@ -30,12 +32,14 @@ class SearchSettings:
     alpha: float = 0.6
     stopping: str = "exact"
     nbest: int = 5
+    int8: bool = False  # fast mode (nmt_core.fast_mode): opt-in approximations, reported under the translation
+    shortlist: bool = False
 
     def options(self, **changes: Any) -> dict[str, Any]:
         return {**asdict(self), **changes}
 
 
-def search_controls() -> SearchSettings:
+def search_controls(ref: ModelRef) -> SearchSettings:
     """Four columns of controls; a setting that does not apply (the beam size of greedy search, the stopping
     rule without a length penalty) is not drawn and keeps its neutral value."""
     c1, c2, c3, c4 = st.columns(4)
@@ -62,7 +66,27 @@ def search_controls() -> SearchSettings:
     with c4:
         nbest = 1 if beam_size == 1 else control(st.slider, "n-best", "n", min(5, beam_size), min_value=1,
                                                  max_value=beam_size)
-    return SearchSettings(beam_size, penalty, alpha, stopping, nbest)
+    return SearchSettings(beam_size, penalty, alpha, stopping, nbest, *fast_controls(ref))
+
+
+def fast_controls(ref: ModelRef) -> tuple[bool, bool]:
+    """The two fast-mode toggles (URL keys ``int8``, ``shortlist``, shared with the Cost X-ray page), each off and
+    explained when this checkpoint or server cannot offer it."""
+    offer = cost_view.fast_options(ref)
+    with st.expander("Fast mode (approximate, faster)"):
+        left, right = st.columns(2)
+        with left:
+            int8 = control(st.toggle, "int8 decoder", "int8", False, disabled=not offer.int8,
+                           help="The decoder's matrices as int8 (dynamic quantisation). The Cost X-ray page shows "
+                                "what it changes per step; docs/benchmarks.md what it costs in BLEU.")
+        with right:
+            shortlist = control(st.toggle, "Shortlist", "shortlist", False, disabled=not offer.shortlist,
+                                help="Score only the sentence's lexical shortlist: the frequent target pieces and "
+                                     "each source piece's likely translations, not all of them.")
+        for note in (offer.int8_note, offer.shortlist_note):
+            if note:
+                st.caption(note)
+    return bool(int8 and offer.int8), bool(shortlist and offer.shortlist)
 
 
 def nbest_table(result: BeamResult) -> None:
@@ -98,3 +122,23 @@ def diagnosis_view(verdict: Diagnosis) -> None:
     frame["piece"] = labels(frame["piece"])
     frame["top_piece"] = labels(frame["top_piece"])
     chart(viz.token_logprob_bars, frame, title="log p of each of your tokens", data=frame, name="your-translation")
+
+
+def fast_mode_note(ref: ModelRef, sentence: str, search: SearchSettings, result: BeamResult) -> None:
+    """Under a fast-mode translation: what was approximated and what the exact model says (never silent)."""
+    if not (search.int8 or search.shortlist):
+        return
+    translator = models.translator(ref)
+    parts = []
+    if search.shortlist:
+        kept = translator.fast_models.shortlist.for_sources([translator.prepare(sentence).ids])
+        parts.append(f"the output layer scored {len(kept):,} of {translator.model.cfg.tgt_vocab_size:,} target "
+                     "pieces (this sentence's shortlist)")
+    if search.int8:
+        parts.append("the decoder's matrices ran as int8")
+    exact = models.beam_search(ref, sentence, **search.options(int8=False, shortlist=False))
+    same = exact.hypotheses and exact.best.text == result.best.text
+    verdict = ("The exact model gives the same translation" if same else
+               f"The exact model gives {exact.best.text!r} (score {exact.best.score:.3f})" if exact.hypotheses
+               else "The exact model finds no complete translation")
+    st.caption(f"Fast mode: {'; '.join(parts)}. {escape_md(verdict)}.")

@@ -85,6 +85,18 @@ def test_translate_beam_tree_and_beam_size(studio):
     assert any(m.label == "Model score of your translation" for m in at.metric)
 
 
+def test_translate_fast_mode_is_reported_and_offered_only_where_it_can_run(studio):
+    at = open_page("1_Translate.py")
+    exact = at.code[0].value
+    assert at.toggle(key="shortlist").disabled  # the toy checkpoint carries no shortlist, and says how to add one
+    assert any("has no shortlist" in c.value for c in at.caption)
+    at.toggle(key="int8").set_value(True).run()
+    assert not at.exception
+    note = next(c.value for c in at.caption if c.value.startswith("Fast mode:"))
+    assert "int8" in note and "exact model" in note
+    assert ("same translation" in note) == (at.code[0].value == exact)
+
+
 def test_translate_bad_input_never_raises(studio):
     at = open_page("1_Translate.py")
     at.segmented_control(key="mode").set_value("greedy").run()  # keeps the 150-token search short
