@@ -1,39 +1,49 @@
 #!/usr/bin/env bash
-# Everything this project measures on a GPU, in one call (the device tool lends one only now and then):
-#   1. bench/cuda_smoke.py   the shipped models decode on CUDA as on the CPU; training speed with/without autocast
-#   2. bench/recipe_sweep.py training recipes side by side (main 165k-pair model, quick 20k-pair recipe):
-#      each variant trains for the target tokens that 55 min (main) or 10 min (quick) give on 2 CPU cores,
-#      then its test BLEU is measured. Results: $OUT/*.jsonl (docs/models.md says what was chosen and why).
-# Needs data/tatoeba/deu.txt and data/bench-20k/ (bench/bench_data.py): carry "data" with the call.
-set -u
+# Everything this project measures on a GPU, in one call (the device tool lends one only now and then), in
+# under 8 minutes on one H100: for the small and the medium configuration (bench/train_throughput.py), training
+# source+target tokens/s and peak GPU memory, then beam-5 (exact and heuristic stop, shortlist) and greedy
+# sentences/s on the 1,000 test sentences; then bench/cuda_smoke.py (the shipped models decode on CUDA as on
+# the CPU). It FAILS LOUDLY (exit 1, "CPU FALLBACK") when CUDA is missing or any measured path did not run on
+# the GPU: the training worker's device, the decoding worker's device and its peak GPU memory are checked.
+#
+#   device tool:  run  bash bench/gpu_check.sh   with carry ["data/tatoeba"]   (data/tatoeba/deu.txt, 12 MB)
+#   results:      $OUT/small.json, $OUT/medium.json, $OUT/*.log, $OUT/smoke.txt; docs/benchmarks.md#gpu records them
+set -euo pipefail
 OUT=${OUT:-/tmp/gpu-check}
+PY=${PY:-python3}
+CORPUS=${CORPUS:-data/tatoeba/deu.txt}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
-PY=${PY:-python3}
-SWEEP_S=${SWEEP_S:-300}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+die() { echo "GPU CHECK FAILED: $*" >&2; exit 1; }
 
-main="base=train.batch_tokens=2400,train.max_steps=2766,train.warmup_steps=200"
-$PY bench/recipe_sweep.py configs/tatoeba-en-de.yaml --work /tmp/sweep-main --out "$OUT/sweep-main.jsonl" \
-  --max-seconds "$SWEEP_S" \
-  --variant "$main" \
-  --variant "lr3e-3=train.batch_tokens=2400,train.max_steps=2766,train.warmup_steps=200,train.lr=0.003" \
-  --variant "bt1200=train.batch_tokens=1200,train.max_steps=5322,train.warmup_steps=400,train.lr=0.0015" \
-  --variant "bt4800=train.batch_tokens=4800,train.max_steps=1576,train.warmup_steps=100,train.lr=0.003" \
-  --variant "drop0.3=train.batch_tokens=2400,train.max_steps=2766,train.warmup_steps=200,model.dropout=0.3" \
-  --variant "v4k=train.batch_tokens=2400,train.max_steps=2753,train.warmup_steps=200,tokenizer.vocab_size=4000" \
-  --variant "ls0=train.batch_tokens=2400,train.max_steps=2766,train.warmup_steps=200,train.label_smoothing=0" \
-  --variant "h384=train.batch_tokens=2400,train.max_steps=1844,train.warmup_steps=200,model.hidden_size=384,model.embedding_size=384" \
-  > "$OUT/sweep-main.log" 2>&1 &
-$PY bench/recipe_sweep.py configs/quick-20k.yaml --work /tmp/sweep-quick --out "$OUT/sweep-quick.jsonl" \
-  --max-seconds "$SWEEP_S" \
-  --variant "q=train.max_steps=990" \
-  --variant "q-lr3e-3=train.max_steps=990,train.lr=0.003" \
-  --variant "q-bt2400=train.batch_tokens=2400,train.max_steps=513,train.lr=0.003" \
-  --variant "q-v8k=train.max_steps=974,tokenizer.vocab_size=8000" \
-  --variant "q-v2k=train.max_steps=969,tokenizer.vocab_size=2000" \
-  --variant "q-drop0.2=train.max_steps=990,model.dropout=0.2" \
-  > "$OUT/sweep-quick.log" 2>&1 &
-$PY bench/cuda_smoke.py 2>&1 | tee "$OUT/smoke.txt"
-wait
-cat "$OUT"/sweep-*.log
+$PY -c "import torch, sys; ok = torch.cuda.is_available(); print('torch', torch.__version__, 'cuda', ok, \
+torch.cuda.get_device_name() if ok else ''); sys.exit(0 if ok else 1)" || die "CPU FALLBACK: torch sees no CUDA device"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+[ -f "$CORPUS" ] || die "no $CORPUS (carry data/tatoeba with the call)"
+
+for config in small medium; do
+  steps=300; [ "$config" = medium ] && steps=150
+  $PY bench/train_throughput.py --config "$config" --device cuda --steps "$steps" --warmup 10 --fast \
+      --corpus "$CORPUS" --json "$OUT/$config.json" 2>&1 | tee "$OUT/$config.log"
+  $PY - "$OUT/$config.json" <<'EOF' || die "CPU FALLBACK in the $config run (see above)"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ours, dec = doc["ours"], doc["decode"]
+problems = []
+if not str(ours.get("device", "")).startswith("cuda"):
+    problems.append(f"training ran on {ours.get('device')!r}")
+if not str(dec.get("device", "")).startswith("cuda"):
+    problems.append(f"decoding ran on {dec.get('device')!r}")
+if not dec.get("peak_gpu_memory_mib"):
+    problems.append("decoding allocated no GPU memory")
+rows = {k: v["sentences_per_s"] for k, v in dec.items() if isinstance(v, dict) and "sentences_per_s" in v}
+print(json.dumps({"config": ours["config"], "train_src_tgt_tokens_per_s": ours["src_tgt_tokens_per_s"],
+                  "train_peak_gpu_memory_mib": ours["peak_memory_mib"], "decode_sentences_per_s": rows,
+                  "decode_peak_gpu_memory_mib": dec.get("peak_gpu_memory_mib")}))
+for p in problems:
+    print("CPU FALLBACK:", p)
+sys.exit(1 if problems else 0)
+EOF
+done
+timeout 150 $PY bench/cuda_smoke.py 2>&1 | tee "$OUT/smoke.txt" || echo "cuda_smoke did not finish in 150 s (the figures above stand)"
+echo "GPU CHECK PASSED"

@@ -73,19 +73,24 @@ DECODE_BATCH, BEAM, BEAM_ALPHA, MAX_OUTPUT = 50, 5, 1.0, 40
 
 
 # --------------------------------------------------------------------------------------- data
-def prepare_corpus(cache: Path, zip_path: Path, seed: int = 1) -> tuple[Path, str]:
-    """A TSV of 21,500 pairs in ``cache`` and a line saying where they came from."""
+def prepare_corpus(cache: Path, zip_path: Path, seed: int = 1, pairs_file: Path | None = None) -> tuple[Path, str]:
+    """A TSV of 21,500 pairs in ``cache`` and a line saying where they came from (the file's own name: the bench
+    does not know which language pair a zip or TSV holds). ``pairs_file``: a manythings-style TSV (source TAB
+    target ...) used instead of the zip."""
     from nmt_core import corpus, tasks
 
     out = cache / "pairs.tsv"
     n = TRAIN_PAIRS + DEV_PAIRS + TEST_PAIRS
-    if zip_path.is_file():
-        deu = cache / "deu.txt"
-        if not deu.is_file():
-            with zipfile.ZipFile(zip_path) as z, open(deu, "wb") as f:
-                f.write(z.read("deu.txt"))
-        cleaned, _ = corpus.clean(corpus.read_tsv(deu), min_len=5, max_len=15)
-        note = f"Tatoeba en-de ({zip_path.name}): {n} of {len(cleaned)} pairs of 5-15 words, seed {seed}"
+    if pairs_file is not None or zip_path.is_file():
+        if pairs_file is None:
+            pairs_file = cache / f"{zip_path.stem}.txt"
+            if not pairs_file.is_file():
+                with zipfile.ZipFile(zip_path) as z, open(pairs_file, "wb") as f:
+                    member = next(name for name in z.namelist() if name.endswith(".txt") and "about" not in name)
+                    f.write(z.read(member))
+        cleaned, _ = corpus.clean(corpus.read_tsv(pairs_file), min_len=5, max_len=15)
+        name = zip_path.name if pairs_file.parent == cache else pairs_file.name
+        note = f"{name}: {n} of {len(cleaned)} pairs of 5-15 words, seed {seed}"
     else:
         cleaned, _ = corpus.clean(tasks.generate("toy-en-es", size=n + 2000, seed=seed), min_len=1, max_len=50)
         note = f"FALLBACK: {zip_path} not found; {n} toy-en-es pairs from nmt_core.tasks"
@@ -250,7 +255,9 @@ def worker_decode(args) -> dict:
     from nmt_core.checkpoint import load_checkpoint
     from nmt_core.corpus import read_parallel
     from nmt_core.evaluation import corpus_scores
+    from nmt_core.fast_mode import FastMode, FastModels, map_greedy
 
+    FAST_MODES = (FastMode(shortlist=True), FastMode(int8=True), FastMode(int8=True, shortlist=True))  # noqa: N806
     torch.set_num_threads(args.threads)
     ckpt = load_checkpoint(args.checkpoint, args.device)
     model, tok = ckpt.model.eval(), ckpt.tokenizers
@@ -266,11 +273,23 @@ def worker_decode(args) -> dict:
     cap = {"max_ratio": 2.0, "max_len": MAX_OUTPUT}
     modes = {"greedy": lambda b: search.greedy_search(model, b.src, b.src_lengths, **cap)}
     if has_beam:
-        def beam(stopping):
-            return lambda b: [r.best.output_ids for r in search.beam_search(
-                model, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA,
-                stopping=stopping, **cap)]
+        def beam(stopping, fast=None):
+            def run(b):
+                used, kept = (model, None) if fast is None else fast_models.for_batch(fast, b.src)
+                found = [r.best.output_ids for r in search.beam_search(
+                    used, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA,
+                    stopping=stopping, **cap)]
+                return found if kept is None else map_greedy(found, kept)
+            return run
         modes = {f"beam{BEAM}": beam("exact"), f"beam{BEAM}, heuristic stop": beam("heuristic"), **modes}
+        fast_models = FastModels(model, bench_shortlist(ckpt, Path(args.export)) if args.fast else None)
+        for fast in FAST_MODES if args.fast else ():
+            if fast.int8 and device.type != "cpu":
+                continue  # int8 (fbgemm) is CPU only: FastModeError says so
+            modes[f"beam{BEAM}, {fast.label()}"] = beam("exact", fast)
+            if fast.int8 and fast.shortlist:
+                modes[f"beam{BEAM}, {fast.label()}, heuristic stop"] = beam("heuristic", fast)
+        out["device"] = str(device)
     for name, decode in modes.items():
         decode(make_batch(sources[:4]).to(device))  # warm-up
         hyps = [None] * len(sources)
@@ -285,7 +304,21 @@ def worker_decode(args) -> dict:
                      "mean_output_len": round(sum(map(len, hyps)) / len(hyps), 1),
                      "bleu": corpus_scores(texts, test.tgt)["bleu"]}
     out["peak_memory_mib"] = round(max_rss_mib())
+    if device.type == "cuda":
+        out["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return out
+
+
+def bench_shortlist(ckpt, export: Path):
+    """Fast mode's shortlist for the bench model, built from its own training split (as ``python -m nmt_core
+    shortlist`` would, default sizes)."""
+    from nmt_core.corpus import read_parallel
+    from nmt_core.shortlist import build_shortlist
+
+    train = read_parallel(export / "train.src", export / "train.tgt")
+    tok, m = ckpt.tokenizers, ckpt.config.model
+    return build_shortlist([tok.src.encode(s) for s in train.src], [tok.tgt.encode(t) for t in train.tgt],
+                           m.src_vocab_size, m.tgt_vocab_size)
 
 
 # --------------------------------------------------------------------------------------- the peer
@@ -496,6 +529,7 @@ def thread_env(threads: int, base) -> dict[str, str]:
 def start_worker(kind: str, args, **extra) -> subprocess.Popen:
     cmd = [sys.executable, __file__, "--worker", kind, "--config", args.config, "--threads", str(args.threads),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--device", args.device, "--work", args.work]
+    cmd += ["--fast"] if getattr(args, "fast", False) else []
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     out = Path(args.work) / f"ours_{kind}"
@@ -578,7 +612,8 @@ def report(note: str, ours: dict, dec: dict, peer: dict | None, load: tuple[floa
 
 
 def report_decoding(dec: dict, peer: dict | None) -> None:
-    for mode in (f"beam{BEAM}", f"beam{BEAM}, heuristic stop", "greedy"):
+    fast = [m for m in dec if m.startswith(f"beam{BEAM}, ") and m != f"beam{BEAM}, heuristic stop"]
+    for mode in (f"beam{BEAM}", f"beam{BEAM}, heuristic stop", *fast, "greedy"):
         if mode not in dec and mode not in (peer or {}):
             continue
         a, b = dec.get(mode, {}), (peer or {}).get(mode.split(",")[0], {})
@@ -594,6 +629,8 @@ def report_decoding(dec: dict, peer: dict | None) -> None:
     a, b = dec.get("peak_memory_mib"), (peer or {}).get(f"beam{BEAM}", {}).get("peak_memory_mib")
     if a or b:
         print(f"{'peak memory, decoding (MiB)':34s} {a!s:>10s} {b if b else '-'!s:>10}")
+    if dec.get("peak_gpu_memory_mib"):
+        print(f"{'peak GPU memory, decoding (MiB)':34s} {dec['peak_gpu_memory_mib']!s:>10s}  ({dec.get('device')})")
 
 
 def decode_only(args) -> None:
@@ -622,8 +659,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first (default 10)")
     parser.add_argument("--peer", action="store_true", help="also run JoeyNMT 2.3.0 from .peer-venv")
     parser.add_argument("--no-decode", action="store_true", help="skip the decoding measurements")
+    parser.add_argument("--fast", action="store_true",
+                        help="also decode in fast mode (shortlist, int8, both; docs/benchmarks.md#fast-mode)")
     parser.add_argument("--device", default="cpu", help="our side's device (the peer runs on CPU)")
-    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP)
+    parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP, help="a manythings.org zip (default the shared one)")
+    parser.add_argument("--corpus", type=Path, help="a TSV of pairs (source TAB target ...) instead of --zip")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmt-studio-bench")
     parser.add_argument("--json", help="also write all figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, checkpoints)")
@@ -644,7 +684,7 @@ def main() -> None:
         return
     args.cache.mkdir(parents=True, exist_ok=True)
     load0 = os.getloadavg()[0]
-    tsv, note = prepare_corpus(args.cache, args.zip)
+    tsv, note = prepare_corpus(args.cache, args.zip, pairs_file=args.corpus)
     work = Path(tempfile.mkdtemp(prefix=f"tp-{args.config}-", dir=args.cache))
     args.work = str(work)
     export = work / "data"

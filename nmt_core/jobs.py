@@ -24,7 +24,18 @@ from typing import Any
 import yaml
 
 from .config import ExperimentConfig
-from .runs import CHILDREN, RunDir, RunInfo, active_runs, pid_alive, run_info, run_path
+from .runs import (
+    CHILDREN,
+    HOST,
+    REMOTE_HEARTBEAT_S,
+    RunDir,
+    RunInfo,
+    active_runs,
+    on_this_host,
+    pid_alive,
+    run_info,
+    run_path,
+)
 
 
 class JobLimitError(RuntimeError):
@@ -160,6 +171,9 @@ def kill_run(path: str | Path, wait_s: float = 5.0) -> bool:
     run = RunDir(path)
     status = run.read_status() or {}
     pid = status.get("pid")
+    if not on_this_host(status):  # another replica's pid: signalling it here would hit an unrelated process
+        raise JobLimitError(f"{run.path.name} runs on {status.get('host')}, another server of this studio: use "
+                            "Stop (every server sees the STOP file), or terminate it there")
     if not pid_alive(pid):
         return False
     try:
@@ -184,13 +198,22 @@ def start_lab(name: str, out_dir: str | Path, *, budget: str = "small", cwd: str
     log = out / f"{name}.log"
     log.write_text("", encoding="utf-8")
     proc = _spawn(["lab", name, "--budget", budget, "--out", str(out)], log, Path(cwd or out))
-    (out / f"{name}.pid").write_text(str(proc.pid), encoding="utf-8")
+    (out / f"{name}.pid").write_text(f"{proc.pid} {HOST}", encoding="utf-8")
     return proc.pid
 
 
 def lab_running(name: str, out_dir: str | Path) -> bool:
+    """Whether the lab's process is alive: by its pid here; for a lab another replica started (another host), by
+    its log having grown in the last ``REMOTE_HEARTBEAT_S`` seconds."""
+    out = Path(out_dir)
     try:
-        pid = int((Path(out_dir) / f"{name}.pid").read_text(encoding="utf-8"))
+        pid, _, host = (out / f"{name}.pid").read_text(encoding="utf-8").strip().partition(" ")
+        pid_number = int(pid)
     except (OSError, ValueError):
         return False
-    return pid_alive(pid)
+    if host and host != HOST:
+        try:
+            return time.time() - (out / f"{name}.log").stat().st_mtime < REMOTE_HEARTBEAT_S
+        except OSError:
+            return False
+    return pid_alive(pid_number)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +32,12 @@ import yaml
 
 STATES = ("starting", "running", "finished", "stopped", "failed")
 ACTIVE_STATES = ("starting", "running")
+#: This machine's name, written beside every pid: a pid means something only on the host that wrote it. Replicas
+#: of the studio in separate containers share the runs folder (docs/deploy.md) but not their process tables.
+HOST = socket.gethostname()
+#: A run written by another host counts as alive while its status is younger than this (a training rewrites its
+#: status at every logged step and every validation; deploy/ recipes keep the default log_every).
+REMOTE_HEARTBEAT_S = 900.0
 #: Child processes this process started (``jobs``), so finished ones are seen as ended, not as zombies.
 CHILDREN: dict[int, subprocess.Popen] = {}
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -78,7 +85,7 @@ class RunDir:
     def write_status(self, state: str, **fields: Any) -> None:
         if state not in STATES:
             raise ValueError(f"unknown run state {state!r}")
-        record = {"state": state, "pid": os.getpid(), "updated_at": time.time(), **fields}
+        record = {"state": state, "pid": os.getpid(), "host": HOST, "updated_at": time.time(), **fields}
         write_json_atomic(self.status_file, record)
 
     def read_status(self) -> dict[str, Any] | None:
@@ -190,6 +197,23 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
+def on_this_host(status: dict[str, Any]) -> bool:
+    """Whether the process a status names runs here (older statuses name no host: they were written here)."""
+    return status.get("host", HOST) == HOST
+
+
+def status_alive(status: dict[str, Any]) -> bool:
+    """Is the process behind an active status still there? Here: its pid says (``pid_alive``). On another host
+    (a replica in another container): its pid cannot be checked, so a status rewritten in the last
+    ``REMOTE_HEARTBEAT_S`` seconds counts as alive; never "died" just because this replica cannot see it."""
+    if on_this_host(status):
+        return pid_alive(status.get("pid"))
+    try:
+        return time.time() - float(status.get("updated_at", 0)) < REMOTE_HEARTBEAT_S
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What the studio shows about one run directory."""
@@ -241,7 +265,7 @@ def run_info(path: str | Path) -> RunInfo:
     # A process gone without saying so (killed, machine restarted) "died"; a "starting" status younger
     # than a few seconds may belong to a child that has not begun yet.
     just_started = state == "starting" and time.time() - float(status.get("updated_at", 0)) < 10
-    if state in ACTIVE_STATES and not pid_alive(status.get("pid")) and not just_started:
+    if state in ACTIVE_STATES and not status_alive(status) and not just_started:
         state = "died"
     cfg = _run_config(run)
     max_steps = int(status.get("max_steps") or (cfg or {}).get("train", {}).get("max_steps") or 0)

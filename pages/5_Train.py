@@ -25,7 +25,10 @@ if runs:
         jobs.stop_run(run.path)
         st.toast(f"Asked {name} to stop; it saves a checkpoint first.")
     if mine and run.active and b2.button("Kill now", key="tr_kill", help="For a run that does not react to Stop"):
-        jobs.kill_run(run.path)
+        try:
+            jobs.kill_run(run.path)
+        except jobs.JobLimitError as err:  # a run of another replica (docs/deploy.md)
+            st.warning(str(err))
     if mine and not run.active and run.has_last and b1.button("Resume", key="tr_resume", icon=":material/play_arrow:"):
         if message := train_form.resume_run(name):
             st.warning(message)

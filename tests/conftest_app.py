@@ -69,7 +69,7 @@ def kill_runs(runs: Path) -> None:
             jobs.kill_run(info.path)
     for pid_file in runs.glob("_labs/*.pid"):
         try:
-            pid = int(pid_file.read_text())
+            pid = int(pid_file.read_text().split()[0])
             if pid_alive(pid):
                 os.killpg(os.getpgid(pid), 15)
         except (OSError, ValueError):
