@@ -30,7 +30,7 @@ from nmt_core.translator import Translator  # noqa: E402
 def agreement(path: Path, sentences: list[str], device: str) -> dict:
     cpu, gpu = Translator.from_path(path, "cpu"), Translator.from_path(path, device)
     row = {"checkpoint": path.name}
-    for label, options in (("greedy", {}), ("beam5", {"beam": 5, "length_penalty": "gnmt"})):
+    for label, options in (("greedy", {}), ("beam5", {"beam_size": 5, "length_penalty": "gnmt"})):
         started = time.time()
         on_gpu = gpu.translate(sentences, **options)
         gpu_s = time.time() - started

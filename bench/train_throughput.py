@@ -123,10 +123,14 @@ def forward_flops(m, s: int, t: int) -> int:
     return sentence_flops(m, s) + t * sum(step_flops(m, s).values())
 
 
-def matmul_peak(m, batch: int, mean_src: float, mean_tgt: float, seconds: float = 0.4) -> dict[str, tuple]:
-    """``torch.mm`` GFLOP/s on the model's own shapes (this process's thread setting), per wall-clock
-    second and per CPU-second of this process (the latter barely moves when other work shares the cores)."""
+def matmul_peak(m, batch: int, mean_src: float, mean_tgt: float, seconds: float = 0.4,
+                device: str = "cpu") -> dict[str, tuple]:
+    """``torch.mm`` GFLOP/s on the model's own shapes (this process's thread setting) on ``device`` (the
+    training's: a GPU's peak for a GPU run), per wall-clock second and per CPU-second of this process (the
+    latter barely moves when other work shares the cores)."""
     import torch
+
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
 
     e, h, v = m.embedding_size, m.hidden_size, m.tgt_vocab_size
     bt, bs = int(batch * mean_tgt), int(batch * mean_src)
@@ -135,13 +139,15 @@ def matmul_peak(m, batch: int, mean_src: float, mean_tgt: float, seconds: float 
               "encoder input (BS,E)x(E,4H)": (bs, e, 4 * h)}
     out = {}
     for name, (a, k, b) in shapes.items():
-        x, y = torch.randn(a, k), torch.randn(k, b)
+        x, y = torch.randn(a, k, device=device), torch.randn(k, b, device=device)
         for _ in range(3):
             torch.mm(x, y)
+        sync()
         n, start, cpu = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds:
             torch.mm(x, y)
             n += 1
+        sync()
         flops = 2 * a * k * b * n / 1e9
         out[name] = (flops / (time.perf_counter() - start), flops / max(time.process_time() - cpu, 1e-9))
     return out
@@ -164,7 +170,8 @@ def worker_train(args) -> dict:
     n_src = sum(len(s) + 1 for s in data.train_src)
     n_tgt = sum(len(t) + 1 for t in data.train_tgt)
     mean_src, mean_tgt = n_src / len(data.train_src), n_tgt / len(data.train_tgt)
-    peak = matmul_peak(m, 64, mean_src, mean_tgt)  # before the peer starts: nobody pauses this process yet
+    # before the peer starts: nobody pauses this process yet
+    peak = matmul_peak(m, 64, mean_src, mean_tgt, device=str(device))
     if args.export:  # the same splits and tokenizer for the peer
         from nmt_core.splits import write_splits
 
@@ -199,7 +206,8 @@ def worker_train(args) -> dict:
     sync()
     end = time.perf_counter()
     seconds, cpu_seconds = end - start, time.process_time() - cpu_start
-    after = matmul_peak(m, 64, mean_src, mean_tgt)  # again after training (the best of both is the peak;
+    # again after training (the best of both is the peak;
+    after = matmul_peak(m, 64, mean_src, mean_tgt, device=str(device))
     # per wall-clock second this one reads low if the driver pauses this process while the peer runs)
     peak = {k: (max(peak[k][0], after[k][0]), max(peak[k][1], after[k][1])) for k in peak}
     dev_loss = dev_loss_of(trainer)
