@@ -63,8 +63,8 @@ def fast_commands(sub) -> None:
     p.add_argument("checkpoint")
     p.add_argument("--src", required=True, help="training source file, one sentence per line")
     p.add_argument("--tgt", required=True, help="training target file, aligned with --src")
-    p.add_argument("--frequent", type=int, default=500, help="most frequent target pieces always kept (default 500)")
-    p.add_argument("--per-source", type=int, default=30,
-                   help="target pieces kept per source piece, by Dice coefficient (default 30)")
+    p.add_argument("--frequent", type=int, default=200, help="most frequent target pieces always kept (default 200)")
+    p.add_argument("--per-source", type=int, default=10,
+                   help="target pieces kept per source piece, by Dice coefficient (default 10)")
     p.add_argument("--out", help="write here instead of replacing the checkpoint")
     p.set_defaults(func=cmd_shortlist)

@@ -109,7 +109,7 @@ def _sentence_counts(seqs: list[list[int]], vocab: int) -> np.ndarray:
 
 
 def build_shortlist(src: list[list[int]], tgt: list[list[int]], src_vocab_size: int, tgt_vocab_size: int, *,
-                    frequent: int = 500, per_source: int = 30) -> Shortlist:
+                    frequent: int = 200, per_source: int = 10) -> Shortlist:
     """The shortlist of the module docstring from training pairs given as piece ids (no </s>)."""
     if not 0 <= frequent <= MAX_FREQUENT or not 0 <= per_source <= MAX_PER_SOURCE:
         raise ValueError(f"need 0 <= frequent <= {MAX_FREQUENT} and 0 <= per_source <= {MAX_PER_SOURCE}")
