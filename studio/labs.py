@@ -45,11 +45,17 @@ def lab_tables(name: str) -> tuple[Path | None, dict[str, pd.DataFrame]]:
         tables = {}
         for path in files:
             try:
-                tables[path.stem[len(stem) + 1:]] = pd.read_csv(path)
+                tables[path.stem[len(stem) + 1:]] = _read_table(str(path), path.stat().st_mtime)
             except (OSError, ValueError, pd.errors.ParserError):
                 continue
         return folder, tables
     return None, {}
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _read_table(path: str, mtime: float) -> pd.DataFrame:
+    """One stored lab table, read once per file version (pages show them on every rerun)."""
+    return pd.read_csv(path)
 
 
 def lab_info(name: str, folder: Path | None) -> dict:

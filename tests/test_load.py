@@ -122,3 +122,41 @@ def test_three_browser_sessions_at_once(tmp_path):
     summary = run_load(3, max_seconds=240, training=False, work=tmp_path)
     assert summary["failures"] == [] and summary["sessions_ok"] == 3 and summary["state_crossings"] == 0
     assert time.perf_counter() - started < 240
+
+
+def test_protocol_students_each_get_their_own_translation(tmp_path):
+    """scripts/class_clients.Student, the load script's browserless student, against a real server: three students
+    open Translate, then type three different sentences at once; each receives exactly its own translation (the
+    same text the checkpoint gives offline) and no exception. Guards the 30-student figures in docs/benchmarks.md."""
+    import asyncio
+    import sys
+
+    from conftest_app import build_studio_env
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from class_clients import Student
+    from load_sessions import pick_sentences, start_server, stop_server
+
+    env = build_studio_env(tmp_path)
+    cases = pick_sentences(Path(env["NMT_STUDIO_CHECKPOINTS"]) / "toy-en-es.pt", 3)
+    proc, url = start_server(tmp_path, env)
+
+    async def one(case: dict):
+        student = Student(url, "Translate")
+        try:
+            await student.open(timeout=120)
+            return await student.type_sentence(case["src"], case["beam"], timeout=120)
+        finally:
+            await student.close()
+
+    async def everyone():
+        return await asyncio.gather(*(one(c) for c in cases))
+
+    try:
+        runs = asyncio.run(everyone())
+    finally:
+        stop_server(proc)
+    for case, run in zip(cases, runs):
+        assert run.shown_s is not None and run.finished_s is not None and not run.exceptions, (case, run)
+        assert case["beam"] in [c.strip() for c in run.codes]
+        assert not ({c["beam"] for c in cases} - {case["beam"]}) & {c.strip() for c in run.codes}
