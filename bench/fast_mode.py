@@ -24,6 +24,18 @@ sys.path.insert(0, str(ROOT))
 MODES = [(False, False), (True, False), (False, True), (True, True)]  # (shortlist, int8)
 
 
+def table(doc: dict) -> str:
+    """The Markdown table docs/benchmarks.md#fast-mode holds (tests/test_fast_mode_docs.py compares them)."""
+    lines = ["| mode | stopping | BLEU | chrF | BLEU change | sentences per CPU-second | speed-up | outputs as exact |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in doc["rows"]:
+        size = f" ({r['mean_shortlist_per_batch']:,} pieces per batch)" if r["mean_shortlist_per_batch"] else ""
+        lines.append(f"| {r['mode']}{size} | {r['stopping']} | {r['bleu']:.2f} | {r['chrf']:.2f} | "
+                     f"{r['bleu_change']:+.2f} | {r['sentences_per_cpu_s']:.1f} | {r['speedup_vs_exact']:.2f}× | "
+                     f"{r['identical_to_exact']:,} / {doc['test_pairs']:,} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     import torch
 
@@ -39,7 +51,11 @@ def main() -> int:
     parser.add_argument("--ref", default=str(ROOT / "data/tatoeba-en-de/test.tgt"))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json")
+    parser.add_argument("--report", metavar="JSON", help="print the docs table of a saved result and exit")
     args = parser.parse_args()
+    if args.report:
+        print(table(json.loads(Path(args.report).read_text(encoding="utf-8"))))
+        return 0
     torch.set_num_threads(1)
     translator = Translator.from_path(args.checkpoint, "cpu")
     pairs = read_parallel(args.src, args.ref)
@@ -80,6 +96,7 @@ def main() -> int:
            "rows": rows}
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(table(doc))
     return 0
 
 

@@ -20,6 +20,11 @@ Starts ``streamlit run app.py`` on 127.0.0.1 only (a free port) with the shipped
    translation arrived (checked against the offline translation: no session may get another's), and the
    server's CPU seconds per interaction over the round. Repeated for ``--rounds`` rounds with fresh examples.
 
+3. *The class at work* (``--think T --duration D``): every student types the next example sentence, waits for
+   its page, thinks for an exponentially distributed time of mean T seconds (seeded per student) and types again,
+   for D seconds: the load of a class that reads what it sees. Reported: the same times over every interaction,
+   the interactions per second and the server's busy cores (CPU seconds per second).
+
 Bounded: at most 60 students, 5 rounds, ``--max-seconds`` for everything; loopback only. Prints one line per
 measurement and a JSON summary (``--json`` also writes it with every student's row).
 """
@@ -166,6 +171,56 @@ async def class_round(url: str, pid: int, students: int, pages: list[str], sente
             "errors": [f"student {r['student']}: {e}" for r in rows for e in r["errors"]]}
 
 
+async def working_student(url: str, index: int, page: str, sentences: list[str], expected: dict[str, str],
+                          think: float, until: float, seed: int) -> list[dict]:
+    """A student at work: open ``page``, then until ``until`` (``time.perf_counter``) think for an exponential time
+    of mean ``think`` seconds and type the next sentence (the examples in turn, starting at their own place)."""
+    import random
+
+    from class_clients import Student
+
+    rng, rows, client = random.Random(seed), [], Student(url, page)
+    try:
+        await client.open()
+        k = index
+        while True:
+            await asyncio.sleep(min(rng.expovariate(1.0 / think), max(0.0, until - time.perf_counter())))
+            if time.perf_counter() >= until:
+                break
+            sentence = sentences[k % len(sentences)]
+            k += 1
+            wanted = expected[sentence] if page == "Translate" else None
+            run = await client.type_sentence(sentence, wanted)
+            rows.append({"student": index, "page": page, "sentence": sentence, "page_s": round(run.finished_s, 2),
+                         "translation_s": None if run.shown_s is None else round(run.shown_s, 2),
+                         "errors": run.exceptions + ([] if wanted is None or run.shown_s is not None
+                                                     else [f"its translation {wanted!r} was never shown"])})
+    except Exception as err:  # noqa: BLE001 - a timeout is this student's result
+        rows.append({"student": index, "page": page, "errors": [f"{type(err).__name__}: {str(err)[:200]}"]})
+    finally:
+        await client.close()
+    return rows
+
+
+async def working_class(url: str, pid: int, args: argparse.Namespace, sentences: list[str],
+                        expected: dict[str, str]) -> dict:
+    """Measurement 3: the class at work for ``--duration`` seconds, each student typing after a think time."""
+    before, started = server_cpu(pid), time.perf_counter()
+    until = started + args.duration
+    tasks = [working_student(url, i, args.pages[i % len(args.pages)], sentences, expected, args.think, until, i)
+             for i in range(args.students)]
+    rows = [r for student_rows in await asyncio.gather(*tasks) for r in student_rows]
+    cpu, seconds = server_cpu(pid) - before, time.perf_counter() - started
+    done = [r for r in rows if "page_s" in r]
+    return {"students": args.students, "pages": args.pages, "think_s": args.think, "duration_s": round(seconds, 1),
+            "interactions": len(done), "interactions_per_s": round(len(done) / seconds, 2),
+            "page_s": _summary(sorted(r["page_s"] for r in done)),
+            "translation_s": _summary(sorted(r["translation_s"] for r in done if r["translation_s"] is not None)),
+            "server_cpu_s": round(cpu, 2), "server_cpu_per_interaction_s": round(cpu / max(len(done), 1), 3),
+            "server_cores_busy": round(cpu / seconds, 2),
+            "errors": [f"student {r['student']}: {e}" for r in rows for e in r["errors"]], "rows": rows}
+
+
 def _summary(values: list[float]) -> dict:
     if not values:
         return {"n": 0}
@@ -193,7 +248,34 @@ async def drive(url: str, pid: int, args: argparse.Namespace, pool: list[str], e
         print(f"round {r + 1}: {args.students} students on {', '.join(args.pages)}, {args.distinct} sentences: "
               f"{json.dumps({k: result[k] for k in ('page_s', 'translation_s', 'first_load_s', 'server_cpu_s')})}",
               flush=True)
-    return {"costs": costs, "rounds": rounds}
+    working = None
+    if args.think:
+        working = await working_class(url, pid, args, pool[:args.distinct * max(args.rounds, 1)], expected)
+        print(f"working class: {json.dumps({k: v for k, v in working.items() if k not in ('rows', 'errors')})}",
+              flush=True)
+    return {"costs": costs, "rounds": rounds, "working": working}
+
+
+def report(doc: dict) -> str:
+    """The Markdown tables docs/benchmarks.md#classroom-load holds for one saved run (tests/test_classroom_docs.py)."""
+    lines = []
+    if doc.get("costs"):
+        lines += ["| page | interaction | server CPU (s) | seconds to an idle page |", "|---|---|---:|---:|"]
+        lines += [f"| {c['page']} | {c['kind']} | {c['server_cpu_s']:.2f} | {c['seconds']:.2f} |" for c in doc["costs"]]
+        lines.append("")
+    runs = [(f"round {i + 1}: all {r['students']} at once", r) for i, r in enumerate(doc.get("rounds") or [])]
+    if doc.get("working"):
+        w = doc["working"]
+        runs.append((f"at work: think {w['think_s']:g} s, {w['duration_s']:g} s, {w['interactions']} interactions", w))
+    if runs:
+        lines += ["| run | pages | translation shown: median / p95 (s) | page done: median / p95 (s) | "
+                  "server CPU per interaction (s) |", "|---|---|---:|---:|---:|"]
+        for name, r in runs:
+            t, p = r["translation_s"], r["page_s"]
+            shown = f"{t['median']:.2f} / {t['p95']:.2f}" if t.get("n") else "-"
+            lines.append(f"| {name} | {', '.join(r['pages'])} | {shown} | {p['median']:.2f} / {p['p95']:.2f} | "
+                         f"{r['server_cpu_per_interaction_s']:.3f} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,17 +289,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", default="Translate", type=lambda v: v.split(","),
                         help="pages the class works on, comma-separated (student i takes page i mod n); default "
                              "Translate")
+    parser.add_argument("--think", type=float, default=0,
+                        help="also run a working class: each student types again after an exponential think time of "
+                             "this mean (seconds), for --duration seconds")
+    parser.add_argument("--duration", type=float, default=120, help="length of the working-class run (seconds)")
     parser.add_argument("--json")
+    parser.add_argument("--report", metavar="JSON", help="print the docs tables of a saved run and exit")
     args = parser.parse_args(argv)
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text(encoding="utf-8"))))
+        return 0
     if set(args.pages) - set(PAGES):
         parser.error(f"--pages: choose from {', '.join(PAGES)}")
-    if not (1 <= args.students <= MAX_STUDENTS and 1 <= args.rounds <= MAX_ROUNDS and 1 <= args.distinct <= 20):
+    if args.think and not (1 <= args.think <= 600 and 10 <= args.duration <= 900):
+        parser.error("need 1 <= --think <= 600 and 10 <= --duration <= 900 seconds")
+    if not (1 <= args.students <= MAX_STUDENTS and 0 <= args.rounds <= MAX_ROUNDS and 1 <= args.distinct <= 20):
         parser.error(f"need 1 <= --students <= {MAX_STUDENTS}, 1 <= --rounds <= {MAX_ROUNDS}, 1 <= --distinct <= 20")
     checkpoints = ROOT / "checkpoints"
     if not (checkpoints / f"{args.model}.pt").is_file():
         parser.error(f"no checkpoints/{args.model}.pt")
     pool = sentence_pool(checkpoints / f"{args.model}.pt")
-    need = len(PAGES) + args.rounds * args.distinct
+    need = len(PAGES) + max(args.rounds, 1) * args.distinct
     if len(pool) < need:
         parser.error(f"{args.model} offers {len(pool)} sentences; this run needs {need}")
     work = Path(tempfile.mkdtemp(prefix="class-load-"))
@@ -234,9 +326,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     summary = {"students": args.students, "rounds": args.rounds, "distinct": args.distinct, "model": args.model,
                "cpus": os.cpu_count(), "elapsed_s": round(time.perf_counter() - started, 1), **result}
-    errors = [e for r in result["rounds"] for e in r["errors"]] + [
+    errors = [e for r in result["rounds"] for e in r["errors"]] + (result["working"] or {}).get("errors", []) + [
         f"{c['page']}: {e}" for c in result["costs"] for e in c["exceptions"]]
-    print(json.dumps({k: v for k, v in summary.items() if k != "rounds"} | {
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("rounds", "working")} | {
         "rounds": [{k: v for k, v in r.items() if k != "rows"} for r in result["rounds"]]}, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=1, ensure_ascii=False), encoding="utf-8")
