@@ -210,8 +210,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     check_decoding(FLAGS, beam_size=args.beam_size, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)
+    fast = _decoding(args)["fast"]
+    if args.record and not fast.exact:  # the model card's scores are the exact model's
+        raise ValueError("--record stores the model's own score: evaluate without --int8/--shortlist to record")
     pairs = read_parallel(args.src, args.ref)
     translator = Translator.from_path(args.checkpoint, args.device)
+    report_fast_mode(translator, fast)
     affected = Counter(n.kind for s in pairs.src for n in translator.prepare(s).notices)
     if affected:
         print(f"notice: {args.src}: " + ", ".join(f"{k}: {v} line(s)" for k, v in sorted(affected.items()))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,7 +32,7 @@ from torch import Tensor, nn
 from .beam_trace import BeamTrace
 from .hypotheses import BeamResult
 from .model import Seq2Seq
-from .shortlist import Shortlist
+from .shortlist import Shortlist, ShortlistError
 
 
 class FastModeError(ValueError):
@@ -102,7 +103,8 @@ def _with_modules(model: Seq2Seq, cfg: Any = None, **modules: nn.Module) -> Seq2
     twin = copy.copy(model)
     twin._modules = dict(model._modules)  # noqa: SLF001  (a fresh registry: setattr must not reach the original)
     for name, module in modules.items():
-        setattr(twin, name, module)
+        setattr(twin, name, module.eval())  # only the new modules: eval() on the twin would reach shared ones
+    twin.training = False  # never call .to(), .train() or register_* on a twin: its other dicts are shared
     if cfg is not None:
         twin.cfg = cfg
     return twin
@@ -123,7 +125,7 @@ def int8_model(model: Seq2Seq) -> Seq2Seq:
         attention._modules = dict(model.attention._modules)  # noqa: SLF001
         attention.query_proj = _quiet_quantize(model.attention.query_proj, {nn.Linear})
         modules["attention"] = attention
-    return _with_modules(model, **modules).eval()
+    return _with_modules(model, **modules)
 
 
 # --------------------------------------------------------------------------------------- shortlist
@@ -139,13 +141,15 @@ def shortlist_model(model: Seq2Seq, ids: Tensor, *, int8_from: Seq2Seq | None = 
         out.bias.copy_(model.out.bias.index_select(0, ids))
     base = model if int8_from is None else int8_from
     out_module = out if int8_from is None else _quiet_quantize(out, {nn.Linear})
-    return _with_modules(base, replace(model.cfg, tgt_vocab_size=len(ids)), tgt_embed=embed, out=out_module).eval()
+    return _with_modules(base, replace(model.cfg, tgt_vocab_size=len(ids)), tgt_embed=embed, out=out_module)
 
 
 def to_positions(ids: Tensor, tokens: list[int]) -> list[int]:
     """Piece ids -> positions in the sorted shortlist ``ids`` (every token must be in it)."""
-    pos = torch.searchsorted(ids, torch.as_tensor(tokens, dtype=ids.dtype)).tolist()
-    return [int(p) for p in pos]
+    pos = torch.searchsorted(ids, torch.as_tensor(tokens, dtype=ids.dtype)).clamp(max=len(ids) - 1)
+    if not torch.equal(ids[pos], torch.as_tensor(tokens, dtype=ids.dtype)):
+        raise ValueError("a forced piece is not in the shortlist")  # for_batch adds them: a bug if it happens
+    return [int(p) for p in pos.tolist()]
 
 
 def map_result(result: BeamResult, ids: Tensor) -> BeamResult:
@@ -207,12 +211,33 @@ def map_constraints(constraints: Any, ids: Tensor) -> Any:
 
 class FastModels:
     """The fast variants of one model, built on first use and then only read (safe to share between the
-    studio's sessions): the int8 copy once, a shortlist copy per batch (it depends on the batch's sources)."""
+    studio's sessions): the int8 copy once, a shortlist copy per batch (it depends on the batch's sources).
 
-    def __init__(self, model: Seq2Seq, shortlist: Shortlist | None):
-        self.model, self.shortlist = model, shortlist
+    The stored shortlist is parsed and checked only when a fast mode asks for it, so a damaged one can never stop
+    the exact model (it is reported as a ``ShortlistError`` where the shortlist is asked for)."""
+
+    def __init__(self, model: Seq2Seq, stored_shortlist: Any = None, where: str = "checkpoint"):
+        self.model, self._stored, self._where = model, stored_shortlist, where
+        self._shortlist: Shortlist | None = None
         self._int8: Seq2Seq | None = None
         self._lock = threading.Lock()
+
+    @property
+    def shortlist(self) -> Shortlist | None:
+        """The checked shortlist, or None when the checkpoint has none; raises ShortlistError for a bad one."""
+        with self._lock:
+            if self._shortlist is None and self._stored is not None:
+                cfg = self.model.cfg
+                try:
+                    self._shortlist = Shortlist.from_payload(self._stored, cfg.src_vocab_size, cfg.tgt_vocab_size)
+                except ShortlistError as err:
+                    raise ShortlistError(f"{self._where}: {err}") from None
+            return self._shortlist
+
+    @shortlist.setter
+    def shortlist(self, value: Shortlist | None) -> None:
+        with self._lock:
+            self._shortlist, self._stored = value, None
 
     def int8(self) -> Seq2Seq:
         with self._lock:
@@ -220,15 +245,21 @@ class FastModels:
                 self._int8 = int8_model(self.model)
             return self._int8
 
-    def for_batch(self, fast: FastMode, src: Tensor, extra: list[int] = ()) -> tuple[Seq2Seq, Tensor | None]:
+    def for_batch(self, fast: FastMode, src: Tensor, extra: Sequence[int] = ()) -> tuple[Seq2Seq, Tensor | None]:
         """The model to search with and, with a shortlist, the kept target ids (positions -> ids)."""
-        if fast.shortlist and self.shortlist is None:
+        if fast.exact:
+            return self.model, None
+        shortlist = self.shortlist if fast.shortlist else None
+        if fast.shortlist and shortlist is None:
             raise FastModeError("this checkpoint has no shortlist; add one with `python -m nmt_core shortlist "
                                 "CHECKPOINT --src TRAIN.src --tgt TRAIN.tgt`")
         base = self.int8() if fast.int8 else self.model
-        if not fast.shortlist:
+        if shortlist is None:
             return base, None
-        ids = self.shortlist.for_sources(src, extra)
+        bad = [int(i) for i in extra if not 0 <= int(i) < self.model.cfg.tgt_vocab_size]
+        if bad:
+            raise ValueError(f"constraint token id out of range 0..{self.model.cfg.tgt_vocab_size - 1}: {bad[0]}")
+        ids = shortlist.for_sources(src, extra)
         return shortlist_model(self.model, ids, int8_from=base if fast.int8 else None), ids
 
     def describe(self, fast: FastMode) -> dict[str, Any]:
@@ -236,6 +267,9 @@ class FastModels:
         out: dict[str, Any] = {"mode": fast.label(), "int8": fast.int8, "shortlist": fast.shortlist}
         if fast.int8:
             out["int8_modules"] = "decoder cell, attention query, combine, output layer (dynamic, per tensor)"
-        if fast.shortlist and self.shortlist is not None:
-            out["shortlist_settings"] = dict(self.shortlist.settings)
+        if fast.shortlist:
+            try:
+                out["shortlist_settings"] = dict(self.shortlist.settings) if self.shortlist else None
+            except ShortlistError as err:
+                out["shortlist_error"] = str(err)
         return out

@@ -161,7 +161,8 @@ def stop_run(path: str | Path) -> None:
     at once and marked stopped."""
     run = RunDir(path)
     run.request_stop()
-    if (run.read_status() or {}).get("state") == "starting":
+    status = run.read_status() or {}
+    if status.get("state") == "starting" and on_this_host(status):  # another replica's run: the STOP file suffices
         kill_run(path)
 
 
@@ -211,8 +212,12 @@ def lab_running(name: str, out_dir: str | Path) -> bool:
         pid_number = int(pid)
     except (OSError, ValueError):
         return False
-    if host and host != HOST:
+    if host and host != HOST:  # alive while its log grows, and until it writes its info file (its last act)
+        info = out / f"{name.replace('-', '_')}_info.json"
         try:
+            started = (out / f"{name}.pid").stat().st_mtime
+            if info.is_file() and info.stat().st_mtime >= started:
+                return False
             return time.time() - (out / f"{name}.log").stat().st_mtime < REMOTE_HEARTBEAT_S
         except OSError:
             return False

@@ -72,11 +72,14 @@ class Shortlist:
         sizes bounded); a bad one raises ShortlistError with the reason."""
         if not isinstance(stored, dict):
             raise ShortlistError("the checkpoint's shortlist is not a mapping")
-        try:
-            frequent, offsets, targets = (stored[k].long().numpy() for k in ("frequent", "offsets", "targets"))
-        except (KeyError, AttributeError, TypeError):
-            raise ShortlistError("the checkpoint's shortlist lacks frequent/offsets/targets tensors") from None
-        if stored.get("tgt_vocab_size") != tgt_vocab_size:
+        tensors = [stored.get(k) for k in ("frequent", "offsets", "targets")]
+        if not all(isinstance(t, torch.Tensor) and t.dim() == 1 and not t.is_floating_point()
+                   and not t.is_complex() and t.dtype != torch.bool for t in tensors):
+            raise ShortlistError("the checkpoint's shortlist needs frequent/offsets/targets as 1-d integer tensors")
+        if not isinstance(stored.get("settings", {}), dict):
+            raise ShortlistError("the checkpoint's shortlist settings are not a mapping")
+        frequent, offsets, targets = (t.long().numpy() for t in tensors)
+        if type(stored.get("tgt_vocab_size")) is not int or stored["tgt_vocab_size"] != tgt_vocab_size:
             raise ShortlistError(f"the shortlist was built for {stored.get('tgt_vocab_size')} target pieces, "
                                  f"the model has {tgt_vocab_size}")
         if offsets.shape != (src_vocab_size + 1,) or offsets[0] != 0 or np.any(np.diff(offsets) < 0) \

@@ -33,7 +33,6 @@ from .notices import CheckedSource, check_source
 from .sampling import sample
 from .scoring import score_translation
 from .search import beam_search, greedy_search
-from .shortlist import Shortlist, ShortlistError
 from .text import normalize
 from .tokenizer import EOS_ID, UNK_ID
 
@@ -63,22 +62,9 @@ class Translator:
         self.device = torch.device(device) if device is not None else next(checkpoint.model.parameters()).device
         self.model = checkpoint.model.to(self.device).eval()
         self.tokenizers = checkpoint.tokenizers
-        self._fast: FastModels | None = None
-
-    @property
-    def fast_models(self) -> FastModels:
-        """The fast-mode variants (``fast_mode.py``), with the checkpoint's shortlist if it has one (checked
-        against the model before use: a damaged one is reported, not trusted)."""
-        if self._fast is None:
-            stored, cfg = self.checkpoint.extra.get("shortlist"), self.model.cfg
-            shortlist = None
-            if stored is not None:
-                try:
-                    shortlist = Shortlist.from_payload(stored, cfg.src_vocab_size, cfg.tgt_vocab_size)
-                except ShortlistError as err:
-                    raise ShortlistError(f"{self.checkpoint.path}: {err}") from None
-            self._fast = FastModels(self.model, shortlist)
-        return self._fast
+        # Built now (cheap: the stored shortlist is parsed only when a fast mode asks for it), so sessions
+        # sharing this Translator share one FastModels and its one int8 copy.
+        self.fast_models = FastModels(self.model, checkpoint.extra.get("shortlist"), str(checkpoint.path))
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto") -> Translator:

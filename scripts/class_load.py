@@ -54,8 +54,10 @@ PAGES = {"Translate": "Translate & beam search", "Attention": "Attention", "Gate
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def server_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the server process has used so far."""
+def server_cpu(pid: int | list[int]) -> float:
+    """CPU seconds (user + system) the server process (or processes: ``--replicas``) has used so far."""
+    if isinstance(pid, list):
+        return sum(server_cpu(p) for p in pid)
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
 
@@ -101,7 +103,7 @@ async def type_sentence(page, sentence: str) -> float:
     return time.perf_counter() - started
 
 
-async def cost_per_interaction(browser, url: str, pid: int, fresh: list[str]) -> list[dict]:
+async def cost_per_interaction(browser, url: str, pid: int | list[int], fresh: list[str]) -> list[dict]:
     """Measurement 1 of the module docstring: one student at a time, each page, a miss then a hit."""
     rows = []
     for page_name, sentence in zip(PAGES, fresh):
@@ -148,13 +150,13 @@ async def student(url: str, index: int, page: str, sentence: str, expected: str 
     return row
 
 
-async def class_round(url: str, pid: int, students: int, pages: list[str], sentences: list[str],
+async def class_round(urls: list[str], pid: list[int], students: int, pages: list[str], sentences: list[str],
                       expected: dict[str, str]) -> dict:
     """Measurement 2: everybody opens a page (student i: page i mod pages), then everybody types at once."""
     gate, loaded, tasks = asyncio.Event(), [], []
     for i in range(students):
         page, sentence = pages[i % len(pages)], sentences[i % len(sentences)]
-        tasks.append(asyncio.create_task(student(url, i, page, sentence,
+        tasks.append(asyncio.create_task(student(urls[i % len(urls)], i, page, sentence,
                                                  expected[sentence] if page == "Translate" else None, gate, loaded)))
     while len(loaded) < students:
         await asyncio.sleep(0.2)
@@ -202,12 +204,13 @@ async def working_student(url: str, index: int, page: str, sentences: list[str],
     return rows
 
 
-async def working_class(url: str, pid: int, args: argparse.Namespace, sentences: list[str],
+async def working_class(urls: list[str], pid: list[int], args: argparse.Namespace, sentences: list[str],
                         expected: dict[str, str]) -> dict:
     """Measurement 3: the class at work for ``--duration`` seconds, each student typing after a think time."""
     before, started = server_cpu(pid), time.perf_counter()
     until = started + args.duration
-    tasks = [working_student(url, i, args.pages[i % len(args.pages)], sentences, expected, args.think, until, i)
+    tasks = [working_student(urls[i % len(urls)], i, args.pages[i % len(args.pages)], sentences, expected, args.think,
+                             until, i)
              for i in range(args.students)]
     rows = [r for student_rows in await asyncio.gather(*tasks) for r in student_rows]
     cpu, seconds = server_cpu(pid) - before, time.perf_counter() - started
@@ -228,7 +231,8 @@ def _summary(values: list[float]) -> dict:
     return {"n": len(values), "median": round(statistics.median(values), 2), "p95": p95, "max": values[-1]}
 
 
-async def drive(url: str, pid: int, args: argparse.Namespace, pool: list[str], expected: dict[str, str]) -> dict:
+async def drive(urls: list[str], pid: list[int], args: argparse.Namespace, pool: list[str],
+                expected: dict[str, str]) -> dict:
     from playwright.async_api import async_playwright, expect
 
     costs = []
@@ -237,20 +241,21 @@ async def drive(url: str, pid: int, args: argparse.Namespace, pool: list[str], e
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS)
             try:
-                costs = await cost_per_interaction(browser, url, pid, pool[-len(PAGES):])
+                costs = await cost_per_interaction(browser, urls[0], pid, pool[-len(PAGES):])
             finally:
                 await browser.close()
     rounds = []
     for r in range(args.rounds):
         start = r * args.distinct
-        result = await class_round(url, pid, args.students, args.pages, pool[start:start + args.distinct], expected)
+        result = await class_round(urls, pid, args.students, args.pages, pool[start:start + args.distinct],
+                                   expected)
         rounds.append(result)
         print(f"round {r + 1}: {args.students} students on {', '.join(args.pages)}, {args.distinct} sentences: "
               f"{json.dumps({k: result[k] for k in ('page_s', 'translation_s', 'first_load_s', 'server_cpu_s')})}",
               flush=True)
     working = None
     if args.think:
-        working = await working_class(url, pid, args, pool[:args.distinct * max(args.rounds, 1)], expected)
+        working = await working_class(urls, pid, args, pool[:args.distinct * max(args.rounds, 1)], expected)
         print(f"working class: {json.dumps({k: v for k, v in working.items() if k not in ('rows', 'errors')})}",
               flush=True)
     return {"costs": costs, "rounds": rounds, "working": working}
@@ -263,7 +268,8 @@ def report(doc: dict) -> str:
         lines += ["| page | interaction | server CPU (s) | seconds to an idle page |", "|---|---|---:|---:|"]
         lines += [f"| {c['page']} | {c['kind']} | {c['server_cpu_s']:.2f} | {c['seconds']:.2f} |" for c in doc["costs"]]
         lines.append("")
-    runs = [(f"round {i + 1}: all {r['students']} at once", r) for i, r in enumerate(doc.get("rounds") or [])]
+    on = f", {doc['replicas']} replicas" if doc.get("replicas", 1) > 1 else ""
+    runs = [(f"round {i + 1}: all {r['students']} at once{on}", r) for i, r in enumerate(doc.get("rounds") or [])]
     if doc.get("working"):
         w = doc["working"]
         runs.append((f"at work: think {w['think_s']:g} s, {w['duration_s']:g} s, {w['interactions']} interactions", w))
@@ -292,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0,
                         help="also run a working class: each student types again after an exponential think time of "
                              "this mean (seconds), for --duration seconds")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="studio processes on this machine (1-4); student i talks to replica i mod n, as sticky "
+                             "sessions behind nginx would spread them (docs/deploy.md)")
     parser.add_argument("--duration", type=float, default=120, help="length of the working-class run (seconds)")
     parser.add_argument("--json")
     parser.add_argument("--report", metavar="JSON", help="print the docs tables of a saved run and exit")
@@ -301,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if set(args.pages) - set(PAGES):
         parser.error(f"--pages: choose from {', '.join(PAGES)}")
+    if not 1 <= args.replicas <= 4:
+        parser.error("need 1 <= --replicas <= 4")
     if args.think and not (1 <= args.think <= 600 and 10 <= args.duration <= 900):
         parser.error("need 1 <= --think <= 600 and 10 <= --duration <= 900 seconds")
     if not (1 <= args.students <= MAX_STUDENTS and 0 <= args.rounds <= MAX_ROUNDS and 1 <= args.distinct <= 20):
@@ -317,14 +328,17 @@ def main(argv: list[str] | None = None) -> int:
     expected = expected_translations(checkpoints / f"{args.model}.pt", pool[:need - len(PAGES)])
     env = {"NMT_STUDIO_CHECKPOINTS": str(checkpoints), "NMT_STUDIO_RUNS": str(work / "runs"),
            "NMT_STUDIO_DEFAULT_MODEL": args.model}
-    proc, url = start_server(work, env)
+    servers = [start_server(work, env) for _ in range(args.replicas)]  # student i talks to server i mod replicas
     started = time.perf_counter()
     try:
-        result = asyncio.run(asyncio.wait_for(drive(url, proc.pid, args, pool, expected), args.max_seconds))
+        result = asyncio.run(asyncio.wait_for(drive([u for _, u in servers], [p.pid for p, _ in servers], args, pool,
+                                                    expected), args.max_seconds))
     finally:
-        stop_server(proc)
+        for proc, _ in servers:
+            stop_server(proc)
         shutil.rmtree(work, ignore_errors=True)
     summary = {"students": args.students, "rounds": args.rounds, "distinct": args.distinct, "model": args.model,
+               "replicas": args.replicas,
                "cpus": os.cpu_count(), "elapsed_s": round(time.perf_counter() - started, 1), **result}
     errors = [e for r in result["rounds"] for e in r["errors"]] + (result["working"] or {}).get("errors", []) + [
         f"{c['page']}: {e}" for c in result["costs"] for e in c["exceptions"]]

@@ -46,37 +46,60 @@ def data_bytes(data: Any) -> bytes:
 
 
 def fingerprint(value: Any) -> str:
-    """A digest of ``value``'s contents: arrays and tables by their bytes, dataclasses by their fields, containers
-    item by item. Two results with the same fingerprint draw the same chart, whichever model or session made them."""
+    """A digest of ``value``'s contents: arrays and tables by their values, dtypes and labels, dataclasses by their
+    fields, containers item by item with their lengths. Two inputs with the same fingerprint draw the same chart,
+    whichever model or session made them. A value it cannot read by content raises TypeError (``chart`` then
+    builds the chart uncached): an object's address must never stand in for its content."""
     digest = hashlib.blake2b(digest_size=16)
-
-    def feed(v: Any) -> None:
-        if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor: its values, never its shortened repr
-            v = v.detach().cpu().numpy()
-        if isinstance(v, np.ndarray):
-            digest.update(f"a{v.dtype}{v.shape}".encode())
-            digest.update(np.ascontiguousarray(v).tobytes())
-        elif isinstance(v, pd.DataFrame):
-            digest.update(f"f{list(v.columns)}{v.shape}".encode())
-            digest.update(pd.util.hash_pandas_object(v, index=True).to_numpy().tobytes())
-        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
-            digest.update(type(v).__qualname__.encode())
-            for field in dataclasses.fields(v):
-                feed(getattr(v, field.name))
-        elif isinstance(v, dict):
-            digest.update(b"d")
-            for k in sorted(v, key=repr):
-                feed(k)
-                feed(v[k])
-        elif isinstance(v, list | tuple | set | frozenset):
-            digest.update(f"s{type(v).__name__}{len(v)}".encode())
-            for item in (sorted(v, key=repr) if isinstance(v, set | frozenset) else v):
-                feed(item)
-        else:  # scalars, strings, None (an object without a value repr only costs a cache miss: its address)
-            digest.update(f"{type(v).__name__}:{v!r};".encode())
-
-    feed(value)
+    _feed(digest, value)
     return digest.hexdigest()
+
+
+_SCALARS = (int, float, complex, str, bytes, bool, type(None), np.generic)
+
+
+def _feed(digest: Any, v: Any) -> None:
+    put = lambda text: digest.update(text.encode("utf-8", "surrogatepass"))  # noqa: E731
+    if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch tensor: its values, never its shortened repr
+        v = v.detach().cpu().numpy()
+    if isinstance(v, _SCALARS):
+        put(f"<{type(v).__name__}:{v!r}>")
+    elif isinstance(v, np.ndarray):
+        put(f"<a{v.dtype}{v.shape}>")
+        if v.dtype.hasobject:
+            for item in v.ravel().tolist():
+                _feed(digest, item)
+        else:
+            digest.update(np.ascontiguousarray(v).tobytes())
+    elif isinstance(v, pd.DataFrame):
+        put(f"<f{v.shape}>")
+        _feed(digest, v.index)
+        for name in v.columns:
+            _feed(digest, name)
+            _feed(digest, v[name])
+    elif isinstance(v, pd.Series | pd.Index):
+        put(f"<{type(v).__name__}{len(v)}:{v.dtype}:{v.name!r}>")
+        if isinstance(v.dtype, pd.CategoricalDtype):
+            _feed(digest, list(v.dtype.categories))
+            put(f"<ordered {v.dtype.ordered}>")
+            _feed(digest, np.asarray(v.cat.codes if isinstance(v, pd.Series) else v.codes))
+        else:
+            _feed(digest, v.to_numpy(dtype=object) if v.dtype == object else v.to_numpy())
+    elif dataclasses.is_dataclass(v) and not isinstance(v, type):
+        put(f"<{type(v).__qualname__}>")
+        for field in dataclasses.fields(v):
+            _feed(digest, getattr(v, field.name))
+    elif isinstance(v, dict):
+        put(f"<d{len(v)}>")
+        for k in sorted(v, key=repr):
+            _feed(digest, k)
+            _feed(digest, v[k])
+    elif isinstance(v, list | tuple | set | frozenset):
+        put(f"<{type(v).__name__}{len(v)}>")
+        for item in (sorted(v, key=repr) if isinstance(v, set | frozenset) else v):
+            _feed(digest, item)
+    else:
+        raise TypeError(f"no content fingerprint for {type(v).__name__}")
 
 
 def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:
@@ -88,13 +111,19 @@ def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _shared_spec(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> dict[str, Any]:
+    """One chart's spec for every session: keyed on the viz function's name and its arguments' fingerprint
+    (``_build`` is not hashed: its leading underscore tells Streamlit so)."""
     return _natural_spec(_build())
 
 
 def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: str, **kwargs: Any) -> None:
     """``chart_with_downloads(build(*args, **kwargs), data, name)``, with the spec built once per server for the
     same function and argument contents (module docstring)."""
-    key = fingerprint((args, kwargs))
+    try:
+        key = fingerprint((args, kwargs))
+    except TypeError:  # an argument without a readable content: build it for this rerun only
+        _show_spec(_natural_spec(build(*args, **kwargs)), data, name)
+        return
     spec = _shared_spec(f"{build.__module__}.{build.__qualname__}", key, lambda: build(*args, **kwargs))
     _show_spec(spec, data, name)
 

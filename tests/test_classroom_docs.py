@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = ["burst-30", "work-30-translate", "work-30-four-pages"]
+RUNS = ["burst-30", "work-30-translate", "work-30-four-pages", "burst-30-two-replicas"]
 
 
 def test_the_docs_tables_are_the_runs_tables():

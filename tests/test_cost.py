@@ -54,7 +54,9 @@ def test_parts_are_timed_on_the_real_search_and_add_up(translator):
     parts = report.components[report.components.component != REST]
     assert list(parts.component) == list(COMPONENTS)
     assert (parts.ms_per_step > 0).all() and report.step_ms > 0
-    assert report.step_ms / 4 < report.parts_ms < report.step_ms * 4  # a sane factor: the rest is glue and noise
+    # consistency, not speed: the parts are the step cut apart (a factor of 20 only catches double counting; a loaded
+    # machine moves the ratio a lot)
+    assert report.step_ms / 20 < report.parts_ms < report.step_ms * 20
     rest = report.row(REST)["ms_per_step"]
     assert rest == pytest.approx(report.step_ms - report.parts_ms)
     assert report.timed_steps == report.steps > 0

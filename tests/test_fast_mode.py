@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from nmt_core import tasks
 from nmt_core.checkpoint import load_checkpoint, make_payload, read_payload, save_checkpoint
 from nmt_core.cli import main
-from nmt_core.fast_mode import FastMode, FastModeError, int8_model
+from nmt_core.fast_mode import FastMode, FastModeError, FastModels, int8_model, to_positions
 from nmt_core.shortlist import SPECIALS, Shortlist, ShortlistError, build_shortlist
 from nmt_core.translator import Translator
 
@@ -89,7 +89,7 @@ def test_full_shortlist_reproduces_the_exact_search(toy_translator, toy_pairs):
                            np.zeros(0, np.int64), cfg.tgt_vocab_size, {})
     sentences = list(toy_pairs[0][:12])
     exact = toy_translator.decode(sentences, beam_size=4, nbest=3, record=True, batch_size=5)
-    toy_translator._fast = None
+    toy_translator.fast_models = FastModels(toy_translator.model)
     toy_translator.fast_models.shortlist = everything
     fast = toy_translator.decode(sentences, beam_size=4, nbest=3, record=True, batch_size=5,
                                  fast=FastMode(shortlist=True))
@@ -107,7 +107,7 @@ def test_full_shortlist_reproduces_the_exact_search(toy_translator, toy_pairs):
     blocked = toy_translator.decode(sentences[:1], beam_size=3, fast=FastMode(shortlist=True),
                                     constraints={0: {"block": [exact[0].best.tokens[0]]}})
     assert blocked[0].best.tokens[0] != exact[0].best.tokens[0]
-    toy_translator._fast = None
+    toy_translator.fast_models = FastModels(toy_translator.model)
 
 
 @needs_toy
@@ -118,7 +118,10 @@ def test_int8_stays_close_to_the_exact_model(toy_translator, toy_pairs):
     assert sum(a == b for a, b in zip(exact, fast)) >= 0.9 * len(sentences)
     model = toy_translator.fast_models.int8()
     assert model is toy_translator.fast_models.int8()  # built once, shared
-    assert toy_translator.model.out.weight.dtype == torch.float32  # the exact model is untouched
+    exact_modules = (toy_translator.model.out, toy_translator.model.combine, toy_translator.model.decoder.layers)
+    assert model.out is not exact_modules[0] and model.decoder.layers is not exact_modules[2]
+    assert toy_translator.model.decoder.layers[0].__class__ is torch.nn.LSTM  # the exact model keeps its modules
+    assert toy_translator.translate(sentences, beam_size=4) == exact  # and its outputs, after the int8 build
 
 
 def test_int8_refuses_a_model_off_the_cpu(tiny_model):
@@ -157,8 +160,13 @@ def test_cli_builds_a_shortlist_and_decodes_with_it(tmp_path, tiny_config, tiny_
     (tmp_path / "src.txt").write_text("the red car\na dog\n", encoding="utf-8")
     assert main(["evaluate", "--checkpoint", str(path), "--device", "cpu", "--src", str(tmp_path / "src.txt"),
                  "--ref", str(tmp_path / "ref.txt"), "--beam", "2", "--shortlist"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert report["fast"]["mode"] == "shortlist" and report["sentences"] == 2
+    assert "fast mode:" in captured.err  # never silent, on stderr too
+    assert main(["evaluate", "--checkpoint", str(path), "--device", "cpu", "--src", str(tmp_path / "src.txt"),
+                 "--ref", str(tmp_path / "ref.txt"), "--shortlist", "--record"]) == 2
+    assert "--record" in capsys.readouterr().err  # an approximated score never lands on the model card
     assert main(["shortlist", str(path), "--src", str(tmp_path / "train.src"), "--tgt", str(tmp_path / "train.tgt"),
                  "--per-source", "5000"]) == 2
     assert "--per-source" in capsys.readouterr().err
@@ -185,14 +193,39 @@ def test_partial_shortlist_equals_masking_the_other_pieces(toy_translator, toy_p
     with torch.no_grad():
         masked.out.bias[outside] = -1e30
     reference = Translator(copy.copy(toy_translator.checkpoint), "cpu")
-    reference.model = masked
+    reference.model, reference.fast_models = masked, FastModels(masked)
     expected = reference.decode(sentences, beam_size=3, nbest=2, record=True, batch_size=4)
-    toy_translator._fast = None
+    toy_translator.fast_models = FastModels(toy_translator.model)
     toy_translator.fast_models.shortlist = fixed
     found = toy_translator.decode(sentences, beam_size=3, nbest=2, record=True, batch_size=4,
                                   fast=FastMode(shortlist=True))
-    toy_translator._fast = None
+    toy_translator.fast_models = FastModels(toy_translator.model)
     for a, b in zip(expected, found):
         assert [h.tokens for h in a.hypotheses] == [h.tokens for h in b.hypotheses]
         assert np.allclose([h.score for h in a.hypotheses], [h.score for h in b.hypotheses], atol=1e-4)
         assert np.array_equal(a.trace.token, b.trace.token) and a.trace.pieces == b.trace.pieces
+
+
+@needs_toy
+def test_a_damaged_shortlist_never_stops_the_exact_model(toy_translator, toy_pairs):
+    """A checkpoint whose stored shortlist is bad (a hostile or damaged file) still translates exactly; asking for
+    the shortlist says why it cannot be used, in one line."""
+    sentences = list(toy_pairs[0][:3])
+    expected = toy_translator.translate(sentences)
+    good = build_shortlist([[4, 5]], [[6, 7]], 8, 10).to_payload()
+    for bad in ({**good, "tgt_vocab_size": 3}, {**good, "frequent": torch.tensor(5)},
+                {**good, "targets": good["targets"].view(1, -1)}, {**good, "settings": 5},
+                {**good, "frequent": good["frequent"].float()}):
+        toy_translator.fast_models = FastModels(toy_translator.model, bad, "toy.pt")
+        assert toy_translator.translate(sentences) == expected
+        with pytest.raises(ShortlistError, match="toy.pt"):
+            toy_translator.translate(sentences, fast=FastMode(shortlist=True))
+        assert "shortlist_error" in toy_translator.fast_models.describe(FastMode(shortlist=True))
+    toy_translator.fast_models = FastModels(toy_translator.model)
+
+
+def test_positions_refuse_an_absent_piece():
+    ids = torch.tensor([0, 1, 2, 3, 10, 20])
+    assert to_positions(ids, [10, 3]) == [4, 3]
+    with pytest.raises(ValueError, match="not in the shortlist"):
+        to_positions(ids, [15])

@@ -47,3 +47,17 @@ def test_a_lab_started_elsewhere_counts_while_its_log_grows(tmp_path):
     assert jobs.lab_running("vanishing", tmp_path)
     (tmp_path / "vanishing.pid").write_text("1 " + runs.HOST, encoding="utf-8")
     assert not jobs.lab_running("vanishing", tmp_path)  # here: pid 1 is no nmt_core process
+
+
+def test_stop_from_another_replica_only_writes_the_stop_file(tmp_path):
+    run = _status(tmp_path, host="replica-b", pid=1, state="starting")
+    jobs.stop_run(run.path)  # no exception, no signal: the trainer there sees STOP before its first step
+    assert run.stop_file.exists() and run.read_status()["state"] == "starting"
+
+
+def test_a_finished_remote_lab_is_not_running(tmp_path):
+    (tmp_path / "vanishing.pid").write_text("1 replica-b", encoding="utf-8")
+    (tmp_path / "vanishing.log").write_text("done\n", encoding="utf-8")
+    assert jobs.lab_running("vanishing", tmp_path)
+    (tmp_path / "vanishing_info.json").write_text("{}", encoding="utf-8")  # written last by the lab
+    assert not jobs.lab_running("vanishing", tmp_path)
