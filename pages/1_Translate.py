@@ -51,6 +51,8 @@ with right:
     if mine.strip():
         verdict = models.diagnosis(ref, sentence, mine, search.beam_size, search.length_penalty, search.alpha)
         search_panel.diagnosis_view(verdict)
+        if search.int8 or search.shortlist:  # one model for both scores: the exact one
+            st.caption("Scored with the exact model and its own search, not fast mode's.")
 
 st.subheader("…the search could not write a token, or had to?")
 what_ifs.token_what_if(ref, sentence, search, result)
