@@ -5,7 +5,7 @@ import streamlit as st
 from nmt_core.fast_mode import FastMode
 from nmt_core.inspection.cost import explain, timing_note
 from nmt_core.viz.cost import cost_chart, cost_frame
-from studio import cost_view, display, downloads, layout, sentences, state
+from studio import cost_view, display, downloads, layout, search_panel, sentences, state
 
 ref = layout.page("Cost X-ray",
                   "Where one decoding step of beam search spends its time and its arithmetic: the target embedding, "
@@ -16,23 +16,10 @@ ref = layout.page("Cost X-ray",
 sentence = sentences.sentence_box(ref)
 if sentence is None:
     st.stop()
-options = cost_view.fast_options(ref)
-left, mid, right = st.columns(3)
-with left:
-    beam_size = state.control(st.slider, "Beam size", "beam_size", 5, min_value=1, max_value=12,
-                              help="Each step runs every part once for each of the beam's hypotheses.")
-with mid:
-    int8 = state.control(st.toggle, "int8 decoder", "int8", False, disabled=not options.int8,
-                         help="Fast mode: the cell, the attention query, the combine and the output layer as "
-                              "dynamically quantised int8 matrices (the same FLOPs, as 8-bit integers).")
-with right:
-    shortlist = state.control(st.toggle, "Shortlist", "shortlist", False, disabled=not options.shortlist,
-                              help="Fast mode: the output layer scores only this sentence's lexical shortlist "
-                                   "(frequent pieces + each source piece's likely translations).")
-for note in (options.int8_note, options.shortlist_note):
-    if note:
-        st.caption(note)
-fast = FastMode(int8=bool(int8 and options.int8), shortlist=bool(shortlist and options.shortlist))
+beam_size = state.control(st.slider, "Beam size", "beam_size", 5, min_value=1, max_value=12,
+                          help="Each step runs every part once for each of the beam's hypotheses.")
+int8, shortlist = search_panel.fast_controls(ref, expanded=True)
+fast = FastMode(int8=int8, shortlist=shortlist)
 
 exact = cost_view.cost(ref, sentence, beam_size, FastMode())
 reports = [exact] if fast.exact else [exact, cost_view.cost(ref, sentence, beam_size, fast)]

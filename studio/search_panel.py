@@ -69,11 +69,11 @@ def search_controls(ref: ModelRef) -> SearchSettings:
     return SearchSettings(beam_size, penalty, alpha, stopping, nbest, *fast_controls(ref))
 
 
-def fast_controls(ref: ModelRef) -> tuple[bool, bool]:
-    """The two fast-mode toggles (URL keys ``int8``, ``shortlist``, shared with the Cost X-ray page), each off and
+def fast_controls(ref: ModelRef, expanded: bool = False) -> tuple[bool, bool]:
+    """The two fast-mode toggles (URL keys ``int8``, ``shortlist``; Translate and the Cost X-ray page), each off and
     explained when this checkpoint or server cannot offer it."""
     offer = cost_view.fast_options(ref)
-    with st.expander("Fast mode (approximate, faster)"):
+    with st.expander("Fast mode (approximate, faster)", expanded=expanded):
         left, right = st.columns(2)
         with left:
             int8 = control(st.toggle, "int8 decoder", "int8", False, disabled=not offer.int8,
