@@ -321,12 +321,10 @@ def bench_shortlist(ckpt, export: Path):
     """Fast mode's shortlist for the bench model, built from its own training split (as ``python -m nmt_core
     shortlist`` would, default sizes)."""
     from nmt_core.corpus import read_parallel
-    from nmt_core.shortlist import build_shortlist
+    from nmt_core.shortlist import shortlist_from_text
 
-    train = read_parallel(export / "train.src", export / "train.tgt")
-    tok, m = ckpt.tokenizers, ckpt.config.model
-    return build_shortlist([tok.src.encode(s) for s in train.src], [tok.tgt.encode(t) for t in train.tgt],
-                           m.src_vocab_size, m.tgt_vocab_size)
+    train, m = read_parallel(export / "train.src", export / "train.tgt"), ckpt.config.model
+    return shortlist_from_text(ckpt.tokenizers, m.src_vocab_size, m.tgt_vocab_size, train.src, train.tgt)
 
 
 # --------------------------------------------------------------------------------------- the peer

@@ -21,7 +21,7 @@ def cmd_shortlist(args: argparse.Namespace) -> int:
     (atomically, to ``--out`` or in place) and print its size and coverage as JSON."""
     from .checkpoint import checkpoint_from_payload, read_payload, save_checkpoint
     from .corpus import read_parallel
-    from .shortlist import build_shortlist
+    from .shortlist import shortlist_from_text
 
     check("shortlist_frequent", args.frequent, "--frequent")
     check("shortlist_per_source", args.per_source, "--per-source")
@@ -29,12 +29,10 @@ def cmd_shortlist(args: argparse.Namespace) -> int:
     ckpt = checkpoint_from_payload(payload, Path(args.checkpoint))
     pairs = read_parallel(args.src, args.tgt)
     start = time.perf_counter()
-    src = [ckpt.tokenizers.src.encode(s) for s in pairs.src]
-    tgt = [ckpt.tokenizers.tgt.encode(t) for t in pairs.tgt]
     cfg = ckpt.config.model
-    shortlist = build_shortlist(src, tgt, cfg.src_vocab_size, cfg.tgt_vocab_size, frequent=args.frequent,
-                                per_source=args.per_source)
-    sizes = [len(shortlist.for_sources([s])) for s in src[:2000]]
+    shortlist = shortlist_from_text(ckpt.tokenizers, cfg.src_vocab_size, cfg.tgt_vocab_size, pairs.src, pairs.tgt,
+                                    frequent=args.frequent, per_source=args.per_source)
+    sizes = [len(shortlist.for_sources([ckpt.tokenizers.src.encode(s)])) for s in pairs.src[:2000]]
     summary = {**shortlist.settings, "entries": int(len(shortlist.targets)), "seconds": round(time.perf_counter()
                - start, 1), "mean_ids_per_sentence": round(sum(sizes) / max(len(sizes), 1), 1),
                "tgt_vocab_size": cfg.tgt_vocab_size, "data": f"{args.src} + {args.tgt}"}

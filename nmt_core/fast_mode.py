@@ -97,16 +97,14 @@ class Int8CellStep(nn.Module):
         return h.unsqueeze(1), h.unsqueeze(0), None
 
 
-def _with_modules(model: Seq2Seq, cfg: Any = None, **modules: nn.Module) -> Seq2Seq:
-    """A shallow copy of ``model`` with some submodules replaced; the original is untouched and every other
-    module (and its weights) is shared, so a per-batch variant costs only what it replaces."""
-    twin = copy.copy(model)
-    twin._modules = dict(model._modules)  # noqa: SLF001  (a fresh registry: setattr must not reach the original)
-    for name, module in modules.items():
-        setattr(twin, name, module.eval())  # only the new modules: eval() on the twin would reach shared ones
+def _twin(module: nn.Module, **modules: nn.Module) -> Any:
+    """A shallow copy of ``module`` with some submodules replaced; the original is untouched and every other
+    submodule (and its weights) is shared, so a per-batch variant costs only what it replaces."""
+    twin = copy.copy(module)
+    twin._modules = dict(module._modules)  # noqa: SLF001  (a fresh registry: setattr must not reach the original)
+    for name, sub in modules.items():
+        setattr(twin, name, sub.eval())  # only the new modules: eval() on the twin would reach shared ones
     twin.training = False  # never call .to(), .train() or register_* on a twin: its other dicts are shared
-    if cfg is not None:
-        twin.cfg = cfg
     return twin
 
 
@@ -115,17 +113,13 @@ def int8_model(model: Seq2Seq) -> Seq2Seq:
     here are fbgemm's, CPU only."""
     if next(model.parameters()).device.type != "cpu":
         raise FastModeError("int8 fast mode runs on the CPU only (fbgemm kernels); use the shortlist on a GPU")
-    decoder = copy.copy(model.decoder)
-    decoder._modules = dict(model.decoder._modules)  # noqa: SLF001
-    decoder.layers = nn.ModuleList(Int8CellStep(rnn) for rnn in model.decoder.layers)
-    modules: dict[str, nn.Module] = {"decoder": decoder, "combine": _quiet_quantize(model.combine, {nn.Linear}),
-                                     "out": _quiet_quantize(model.out, {nn.Linear})}
+    modules: dict[str, nn.Module] = {
+        "decoder": _twin(model.decoder, layers=nn.ModuleList(Int8CellStep(rnn) for rnn in model.decoder.layers)),
+        "combine": _quiet_quantize(model.combine, {nn.Linear}), "out": _quiet_quantize(model.out, {nn.Linear})}
     if model.attention is not None and hasattr(model.attention, "query_proj"):
-        attention = copy.copy(model.attention)
-        attention._modules = dict(model.attention._modules)  # noqa: SLF001
-        attention.query_proj = _quiet_quantize(model.attention.query_proj, {nn.Linear})
-        modules["attention"] = attention
-    return _with_modules(model, **modules)
+        modules["attention"] = _twin(model.attention,
+                                     query_proj=_quiet_quantize(model.attention.query_proj, {nn.Linear}))
+    return _twin(model, **modules)
 
 
 # --------------------------------------------------------------------------------------- shortlist
@@ -141,7 +135,9 @@ def shortlist_model(model: Seq2Seq, ids: Tensor, *, int8_from: Seq2Seq | None = 
         out.bias.copy_(model.out.bias.index_select(0, ids))
     base = model if int8_from is None else int8_from
     out_module = out if int8_from is None else _quiet_quantize(out, {nn.Linear})
-    return _with_modules(base, replace(model.cfg, tgt_vocab_size=len(ids)), tgt_embed=embed, out=out_module)
+    twin = _twin(base, tgt_embed=embed, out=out_module)
+    twin.cfg = replace(model.cfg, tgt_vocab_size=len(ids))
+    return twin
 
 
 def to_positions(ids: Tensor, tokens: list[int]) -> list[int]:

@@ -162,3 +162,11 @@ def _cover_training_pairs(src: list[list[int]], tgt: list[list[int]], lists: lis
             lists[best].add(ti)
             added += 1
     return added
+
+
+def shortlist_from_text(tokenizers: Any, src_vocab_size: int, tgt_vocab_size: int, src: list[str], tgt: list[str],
+                        **sizes: int) -> Shortlist:
+    """``build_shortlist`` on sentence pairs as text, tokenised with the model's own tokenizers (a ``TokenizerPair``):
+    what the ``shortlist`` command and the bench both need."""
+    return build_shortlist([tokenizers.src.encode(s) for s in src], [tokenizers.tgt.encode(t) for t in tgt],
+                           src_vocab_size, tgt_vocab_size, **sizes)

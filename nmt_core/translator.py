@@ -64,7 +64,8 @@ class Translator:
         self.tokenizers = checkpoint.tokenizers
         # Built now (cheap: the stored shortlist is parsed only when a fast mode asks for it), so sessions
         # sharing this Translator share one FastModels and its one int8 copy.
-        self.fast_models = FastModels(self.model, checkpoint.extra.get("shortlist"), str(checkpoint.path))
+        self.fast_models = FastModels(self.model, checkpoint.extra.get("shortlist"),
+                                      str(checkpoint.path or "checkpoint"))
 
     @classmethod
     def from_path(cls, path: str | Path, device: str = "auto") -> Translator:

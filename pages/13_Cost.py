@@ -5,7 +5,7 @@ import streamlit as st
 from nmt_core.fast_mode import FastMode
 from nmt_core.inspection.cost import explain, timing_note
 from nmt_core.viz.cost import cost_chart, cost_frame
-from studio import cost_view, display, downloads, layout, search_panel, sentences, state
+from studio import cost_view, display, downloads, fast_view, layout, sentences, state
 
 ref = layout.page("Cost X-ray",
                   "Where one decoding step of beam search spends its time and its arithmetic: the target embedding, "
@@ -18,7 +18,7 @@ if sentence is None:
     st.stop()
 beam_size = state.control(st.slider, "Beam size", "beam_size", 5, min_value=1, max_value=12,
                           help="Each step runs every part once for each of the beam's hypotheses.")
-int8, shortlist = search_panel.fast_controls(ref, expanded=True)
+int8, shortlist = fast_view.fast_controls(ref, expanded=True)
 fast = FastMode(int8=int8, shortlist=shortlist)
 
 exact = cost_view.cost(ref, sentence, beam_size, FastMode())

@@ -17,10 +17,7 @@ result = models.beam_search(ref, sentence, **search.options())
 if not result.hypotheses:
     st.error("The search found no complete translation.")
     st.stop()
-display.show_text("Best translation", result.best.text)
-st.caption(f"score {result.best.score:.3f} · log p {result.best.logprob:.3f} · "
-           f"search stopped at step {result.trace.stop_step} ({result.trace.stop_reason})")
-search_panel.fast_mode_note(ref, sentence, search, result)
+search_panel.best_translation(ref, sentence, search, result)
 
 st.subheader("The search tree")
 st.caption("Each node is a prefix the search kept, labelled with its last token and its score. Red: the path to "

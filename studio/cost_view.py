@@ -7,7 +7,6 @@ same sentence again on a shared server would only measure the other users' load.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -15,8 +14,6 @@ import streamlit as st
 
 from nmt_core.fast_mode import FastMode
 from nmt_core.inspection.cost import CostReport, decoding_cost
-from nmt_core.shortlist import ShortlistError
-from studio import models
 from studio.models import ModelRef, or_stop, shared_translator
 
 
@@ -30,34 +27,6 @@ def cost(ref: ModelRef, sentence: str, beam_size: int, fast: FastMode) -> CostRe
     """The cost X-ray of ``sentence`` in mode ``fast``; a bound or a fast mode the model cannot run ends the page
     with a warning (``or_stop``)."""
     return or_stop(_cost, ref, sentence, beam_size, fast.int8, fast.shortlist)
-
-
-@dataclass(frozen=True)
-class FastOptions:
-    """Which fast-mode toggles this checkpoint on this server can offer, and why not when it cannot."""
-
-    int8: bool
-    int8_note: str | None
-    shortlist: bool
-    shortlist_note: str | None
-
-
-def fast_options(ref: ModelRef) -> FastOptions:
-    """int8 needs the CPU (fbgemm kernels); the shortlist needs one stored in the checkpoint, and a damaged one
-    is reported, never used."""
-    translator = models.translator(ref)
-    cpu = translator.device.type == "cpu"
-    int8_note = None if cpu else (f"int8 runs on the CPU only (fbgemm kernels); this server decodes on "
-                                  f"{translator.device}.")
-    try:
-        has_shortlist, shortlist_note = translator.fast_models.shortlist is not None, None
-    except ShortlistError as err:
-        has_shortlist, shortlist_note = False, f"The checkpoint's shortlist cannot be used: {err}"
-    if not has_shortlist and shortlist_note is None:
-        shortlist_note = ("This checkpoint has no shortlist, so the shortlist toggle is off: add one with "
-                          "`python -m nmt_core shortlist CHECKPOINT --src TRAIN.src --tgt TRAIN.tgt` (it keeps "
-                          "the frequent target pieces and each source piece's likely translations).")
-    return FastOptions(cpu, int8_note, has_shortlist, shortlist_note)
 
 
 def table(reports: list[CostReport]) -> tuple[pd.DataFrame, dict[str, Any]]:

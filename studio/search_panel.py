@@ -16,8 +16,8 @@ import streamlit as st
 
 from nmt_core import viz
 from nmt_core.hypotheses import BeamResult, Diagnosis
-from studio import cost_view, models
-from studio.display import escape_md, labels
+from studio import display, fast_view
+from studio.display import labels
 from studio.downloads import chart, frame_download
 from studio.models import ModelRef
 from studio.state import control
@@ -66,27 +66,7 @@ def search_controls(ref: ModelRef) -> SearchSettings:
     with c4:
         nbest = 1 if beam_size == 1 else control(st.slider, "n-best", "n", min(5, beam_size), min_value=1,
                                                  max_value=beam_size)
-    return SearchSettings(beam_size, penalty, alpha, stopping, nbest, *fast_controls(ref))
-
-
-def fast_controls(ref: ModelRef, expanded: bool = False) -> tuple[bool, bool]:
-    """The two fast-mode toggles (URL keys ``int8``, ``shortlist``; Translate and the Cost X-ray page), each off and
-    explained when this checkpoint or server cannot offer it."""
-    offer = cost_view.fast_options(ref)
-    with st.expander("Fast mode (approximate, faster)", expanded=expanded):
-        left, right = st.columns(2)
-        with left:
-            int8 = control(st.toggle, "int8 decoder", "int8", False, disabled=not offer.int8,
-                           help="The decoder's matrices as int8 (dynamic quantisation). The Cost X-ray page shows "
-                                "what it changes per step; docs/benchmarks.md what it costs in BLEU.")
-        with right:
-            shortlist = control(st.toggle, "Shortlist", "shortlist", False, disabled=not offer.shortlist,
-                                help="Score only the sentence's lexical shortlist: the frequent target pieces and "
-                                     "each source piece's likely translations, not all of them.")
-        for note in (offer.int8_note, offer.shortlist_note):
-            if note:
-                st.caption(note)
-    return bool(int8 and offer.int8), bool(shortlist and offer.shortlist)
+    return SearchSettings(beam_size, penalty, alpha, stopping, nbest, *fast_view.fast_controls(ref))
 
 
 def nbest_table(result: BeamResult) -> None:
@@ -124,21 +104,9 @@ def diagnosis_view(verdict: Diagnosis) -> None:
     chart(viz.token_logprob_bars, frame, title="log p of each of your tokens", data=frame, name="your-translation")
 
 
-def fast_mode_note(ref: ModelRef, sentence: str, search: SearchSettings, result: BeamResult) -> None:
-    """Under a fast-mode translation: what was approximated and what the exact model says (never silent)."""
-    if not (search.int8 or search.shortlist):
-        return
-    translator = models.translator(ref)
-    parts = []
-    if search.shortlist:
-        kept = translator.fast_models.shortlist.for_sources([translator.prepare(sentence).ids])
-        parts.append(f"the output layer scored {len(kept):,} of {translator.model.cfg.tgt_vocab_size:,} target "
-                     "pieces (this sentence's shortlist)")
-    if search.int8:
-        parts.append("the decoder's matrices ran as int8")
-    exact = models.beam_search(ref, sentence, **search.options(int8=False, shortlist=False))
-    same = exact.hypotheses and exact.best.text == result.best.text
-    verdict = ("The exact model gives the same translation" if same else
-               f"The exact model gives {exact.best.text!r} (score {exact.best.score:.3f})" if exact.hypotheses
-               else "The exact model finds no complete translation")
-    st.caption(f"Fast mode: {'; '.join(parts)}. {escape_md(verdict)}.")
+def best_translation(ref: ModelRef, sentence: str, search: SearchSettings, result: BeamResult) -> None:
+    """The best translation, its score and where the search stopped, and (in fast mode) what was approximated."""
+    display.show_text("Best translation", result.best.text)
+    st.caption(f"score {result.best.score:.3f} · log p {result.best.logprob:.3f} · "
+               f"search stopped at step {result.trace.stop_step} ({result.trace.stop_reason})")
+    fast_view.fast_mode_note(ref, sentence, search, result)
