@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from . import teacher_forcing
 from .config import ModelConfig
 from .losses import summed_cross_entropy
 from .recurrent import RecurrentStack
@@ -236,16 +237,16 @@ class Seq2Seq(nn.Module):
                     trace: bool = False, intervention: Intervention | None = None) -> StepOutput:
         """One target token for every row. y_prev: (B,) previous token ids. The one step function
         used by teacher forcing (with input feeding), greedy, sampling and beam search."""
-        step = self._recurrent_step(self.tgt_embed(y_prev), state, enc, trace, intervention)
+        step = self._recurrent_step(self.dropout(self.tgt_embed(y_prev)), state, enc, trace, intervention)
         step.logits = self.out(self.dropout(step.attentional))  # (B, V)
         return step
 
     def _recurrent_step(self, emb: Tensor, state: DecoderState, enc: EncoderOutput, trace: bool = False,
                         intervention: Intervention | None = None) -> StepOutput:
         """``decode_step`` up to the attentional vector h~_t, without the output layer (``logits`` is
-        None). emb: (B, E) the previous token's embedding. Teacher forcing applies the output layer to
-        all steps at once afterwards: one large matrix product instead of T small ones."""
-        x = self.dropout(emb).unsqueeze(1)  # (B, 1, E)
+        None). emb: (B, E) the previous token's embedding, after dropout. Teacher forcing applies the output
+        layer to all steps at once afterwards: one large matrix product instead of T small ones."""
+        x = emb.unsqueeze(1)  # (B, 1, E)
         if state.feed is not None:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
         clamp = intervention.clamps("decoder") if intervention is not None else None
@@ -272,8 +273,8 @@ class Seq2Seq(nn.Module):
         attentional, attn = self._teacher_forced_attentional(tgt_in, enc)
         return self.out(self.dropout(attentional)), attn
 
-    def _teacher_forced_attentional(self, tgt_in: Tensor, enc: EncoderOutput,
-                                    tbptt: int | None = None) -> tuple[Tensor, Tensor | None]:
+    def _teacher_forced_attentional(self, tgt_in: Tensor, enc: EncoderOutput, tbptt: int | None = None,
+                                    readable: bool = False) -> tuple[Tensor, Tensor | None]:
         """The attentional vectors h~_t (B, T, H) for every target position, and attention (B, T, S).
 
         Without input feeding the decoder RNN does not depend on attention, so the fused RNN runs over
@@ -285,6 +286,10 @@ class Seq2Seq(nn.Module):
         steps, the state is carried from one window to the next (the forward pass is unchanged) but detached,
         so no gradient flows back across a window edge through the recurrence (attention still reaches the
         encoder from every step).
+
+        The common model (one LSTM layer, input feeding, attention) takes ``teacher_forcing.py``, the same loop
+        with its backward pass written by hand (~1.5x faster training steps); ``readable=True`` forces the
+        loop below, which that module is tested against.
         """
         state = self.init_state(enc)
         if not self.cfg.input_feeding:
@@ -298,7 +303,9 @@ class Seq2Seq(nn.Module):
                 outputs.append(s)
                 state = DecoderState(h, c, None).detached()
             return self._attend(torch.cat(outputs, dim=1), enc, None)
-        emb = self.tgt_embed(tgt_in)  # (B, T, E), one lookup for all steps
+        emb = self.dropout(self.tgt_embed(tgt_in))  # (B, T, E), one lookup and one dropout mask for all steps
+        if not readable and teacher_forcing.can_run(self):
+            return teacher_forcing.teacher_forced_lstm(self, emb, state, enc, tbptt)
         attentional, attns = [], []
         for t, emb_t in enumerate(emb.unbind(1)):  # unbind, not emb[:, t]: one stack in backward, not T copies
             if tbptt and t and t % tbptt == 0:

@@ -25,11 +25,12 @@ from .batching import bucketed_batches, make_batch
 from .checkpoint import checkpoint_from_payload, make_payload, read_payload, save_checkpoint
 from .config import ExperimentConfig
 from .data import build_model, prepare_data
-from .device import autocast, pick_device, set_threads
+from .device import autocast, pick_device
 from .evaluation import dev_bleu, validate
 from .optim import make_optimizer, make_scheduler
 from .runs import RunDir
 from .snapshots import SNAPSHOT_BLEU_SENTENCES, save_snapshot, snapshot_steps
+from .threads import ThreadGovernor
 
 
 class TrainingError(RuntimeError):
@@ -82,7 +83,7 @@ class Trainer:
             saved.train = cfg.train
             cfg = saved
         self.cfg = cfg
-        set_threads(cfg.train.threads)
+        self.threads = ThreadGovernor.for_setting(cfg.train.threads)  # fewer while other work takes the cores
         # [distributed] under torchrun: join the process group; each rank gets its own GPU (no-op otherwise)
         self.world, self.device = distributed.setup(pick_device(device or cfg.train.device))
         self.progress_bar = progress_bar and self.world.is_main
@@ -223,6 +224,7 @@ class Trainer:
             while reason is None:
                 pos, n_batches, batch, n_tokens = next(batches)
                 loss, norm = self._train_step(batch, n_tokens)
+                self.threads.update()
                 p.step += 1
                 p.batch_in_epoch = pos + 1
                 if p.batch_in_epoch == n_batches:  # the generator starts the next epoch on its next call
@@ -256,7 +258,8 @@ class Trainer:
         record = window.summary(self.world)  # one host sync (and, distributed, one all-reduce) per interval
         self._check_divergence(record["loss"])
         record.update(kind="train", step=self.progress.step, epoch=self.progress.epoch,
-                      lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2))
+                      lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2),
+                      threads=self.threads.threads)
         self.progress.history.append(record)
         if not self.world.is_main:
             return
@@ -384,15 +387,12 @@ class _Window:
         # global loss; source tokens are summed too. Gradient norms are identical on every rank.
         local = torch.cat([torch.stack(self.losses).float(), self.losses[0].new_tensor([self.src_tokens]).float()])
         local = world.sum(local).cpu()
-        losses, src_tokens = local[:-1], int(local[-1])
-        norms = torch.stack(self.norms).float()
-        tgt_tokens = self.tgt_tokens
+        loss, src_tokens, norms = float(local[:-1].mean()), int(local[-1]), torch.stack(self.norms).float()
         seconds = max(time.time() - self.started, 1e-9)
-        loss = float(losses.mean())
         return {"loss": loss, "ppl": math.exp(min(loss, 50.0)) if math.isfinite(loss) else float("nan"),
                 "grad_norm": float(norms.mean()), "grad_norm_max": float(norms.max()),
                 "src_tokens_per_s": round(src_tokens / seconds, 1),
-                "tgt_tokens_per_s": round(tgt_tokens / seconds, 1)}
+                "tgt_tokens_per_s": round(self.tgt_tokens / seconds, 1)}
 
 
 def train(cfg: ExperimentConfig, run_dir: str | Path, **kwargs: Any) -> TrainResult:

@@ -1,0 +1,78 @@
+"""The training thread governor: all threads on a free machine, one while other processes take the cores, a
+fixed count when the user sets one. Driven by fake clocks and counters, so the test does not depend on load."""
+
+from __future__ import annotations
+
+import torch
+
+from nmt_core.threads import TOLERATED_CORES, ThreadGovernor, busy_cpu_seconds
+
+
+class FakeMachine:
+    """A machine of ``cores`` cores on which other processes use ``others`` cores and this one ``own``."""
+
+    def __init__(self, others: float, own: float = 1.0):
+        self.t = self.busy_s = self.own_s = 0.0
+        self.others, self.own = others, own
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+        self.own_s += self.own * seconds
+        self.busy_s += (self.own + self.others) * seconds
+
+
+def governor_on(machine: FakeMachine, ceiling: int = 2) -> ThreadGovernor:
+    return ThreadGovernor(ceiling, cores=2, interval_s=5.0, busy=lambda: machine.busy_s,
+                          own=lambda: machine.own_s, clock=lambda: machine.t)
+
+
+def test_a_free_machine_gets_every_thread_and_a_busy_core_is_given_back():
+    before = torch.get_num_threads()
+    try:
+        machine = FakeMachine(others=0.05, own=2.0)
+        governor = governor_on(machine)
+        machine.advance(6)
+        assert governor.update() == 2 and torch.get_num_threads() == 2
+        machine.others = 1.0  # a busy loop, a second training, a test run
+        machine.advance(1)
+        assert governor.update() == 2  # not measured again before the interval is over
+        machine.advance(5)
+        assert governor.update() == 1 and torch.get_num_threads() == 1
+        assert abs(governor.others - 1.0) < 1e-9
+        machine.others = TOLERATED_CORES - 0.05  # the other work ends (an idle studio stays below the tolerance)
+        machine.advance(6)
+        assert governor.update() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_thread_count_set_by_the_user_is_kept():
+    before = torch.get_num_threads()
+    try:
+        governor = ThreadGovernor.for_setting(1)
+        assert governor.threads == 1 and torch.get_num_threads() == 1
+        governor._mark = (governor._mark[0] - 60, *governor._mark[1:])  # a minute later
+        assert governor.update() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_without_proc_stat_the_ceiling_is_kept(tmp_path):
+    assert busy_cpu_seconds(tmp_path / "missing") is None
+    machine = FakeMachine(others=2.0)
+    governor = ThreadGovernor(2, cores=2, busy=lambda: None, own=lambda: machine.own_s, clock=lambda: machine.t)
+    machine.advance(10)
+    try:
+        assert governor.update() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
+def test_proc_stat_is_read_as_busy_seconds(tmp_path):
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 5 20 900 30 1 2 7 0 0\ncpu0 50 2 10 450 15 0 1 3 0 0\n")
+    import os
+    assert abs(busy_cpu_seconds(stat) - 135 / os.sysconf("SC_CLK_TCK")) < 1e-9
+    stat.write_text("intr 0\n")
+    assert busy_cpu_seconds(stat) is None
