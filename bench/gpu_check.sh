@@ -5,6 +5,7 @@
 # sentences/s on the 1,000 test sentences; then bench/cuda_smoke.py (the shipped models decode on CUDA as on
 # the CPU). It FAILS LOUDLY (exit 1, "CPU FALLBACK") when CUDA is missing or any measured path did not run on
 # the GPU: the training worker's device, the decoding worker's device and its peak GPU memory are checked.
+# It also runs tests/test_teacher_forcing.py, whose equality test then covers cuda as well.
 #
 #   device tool:  run  bash bench/gpu_check.sh   with carry ["data/tatoeba"]   (data/tatoeba/deu.txt, 12 MB)
 #   results:      $OUT/small.json, $OUT/medium.json, $OUT/*.log, $OUT/smoke.txt; docs/benchmarks.md#gpu records them
@@ -45,5 +46,8 @@ for p in problems:
 sys.exit(1 if problems else 0)
 EOF
 done
+# the hand-written teacher-forcing backward pass against autograd, on the GPU (training with amp=false takes it)
+timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_teacher_forcing.py 2>&1 | tail -3 | tee "$OUT/teacher_forcing.txt" \
+  || echo "TEACHER FORCING ON CUDA: failed, or no pytest on this machine (see above)"
 timeout 150 $PY bench/cuda_smoke.py 2>&1 | tee "$OUT/smoke.txt" || echo "cuda_smoke did not finish in 150 s (the figures above stand)"
 echo "GPU CHECK PASSED"

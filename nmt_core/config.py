@@ -91,7 +91,9 @@ class TrainConfig:
     patience: int = 0  # early stopping: validations without BLEU gain (0 = off)
     max_decode_ratio: float = 2.0  # decode at most ratio * source length + 5 tokens
     seed: int = 1
-    threads: int | None = None  # torch CPU threads; None = OMP_NUM_THREADS if set, else physical cores
+    # torch CPU threads, fixed; None = up to OMP_NUM_THREADS if set, else the physical cores, fewer while other
+    # processes take the cores (threads.py)
+    threads: int | None = None
     device: str = "auto"  # auto | cpu | cuda | mps | cuda:1 ...
     amp: bool = True  # autocast on CUDA (bf16 when supported); ignored on CPU
     compile: bool = False  # torch.compile the loss function (see docs/benchmarks.md for when it pays)

@@ -15,6 +15,8 @@ from nmt_core.model import Seq2Seq
 
 SRC = [[4, 5, 6, 7, 8, 9], [5, 6, 7], [9, 8]]  # different lengths: padding in both source and target
 TGT = [[4, 5, 6, 7, 8], [9, 10], [11, 4, 5, 6]]
+# on a GPU as well where there is one (bench/gpu_check.sh runs this file on a lent GPU)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def model_for(attention: str, dropout: float = 0.3, **changes) -> Seq2Seq:
@@ -25,9 +27,10 @@ def model_for(attention: str, dropout: float = 0.3, **changes) -> Seq2Seq:
     return Seq2Seq(cfg).double().train()
 
 
-def both_paths(model: Seq2Seq, tbptt: int | None = None, use_attention: bool = True):
+def both_paths(model: Seq2Seq, tbptt: int | None = None, use_attention: bool = True, device: str = "cpu"):
     """(attentional, attention, {parameter: gradient}) from the readable loop and from the hand-written one."""
-    batch = make_batch(SRC, TGT)
+    model.to(device)
+    batch = make_batch(SRC, TGT).to(device)
     results = []
     for readable in (True, False):
         torch.manual_seed(1)  # the same dropout masks on both paths
@@ -36,19 +39,21 @@ def both_paths(model: Seq2Seq, tbptt: int | None = None, use_attention: bool = T
         attentional, attention = model._teacher_forced_attentional(batch.tgt_in, enc, tbptt, readable=readable)
         loss = (model.out(attentional) ** 2).sum() * 0.1
         if use_attention:  # a loss that reads the attention weights too: their gradient must flow back
-            loss = loss + (attention * torch.linspace(0, 1, attention.shape[-1], dtype=attention.dtype)).sum()
+            weights = torch.linspace(0, 1, attention.shape[-1], dtype=attention.dtype, device=device)
+            loss = loss + (attention * weights).sum()
         loss.backward()
         grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
         results.append((attentional.detach(), attention.detach(), grads))
     return results
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("attention", teacher_forcing.KINDS)
 @pytest.mark.parametrize("tbptt", [None, 1, 2])
-def test_the_hand_written_backward_pass_equals_autograd(attention, tbptt):
+def test_the_hand_written_backward_pass_equals_autograd(attention, tbptt, device):
     model = model_for(attention)
     assert teacher_forcing.can_run(model)
-    (att_r, attn_r, grads_r), (att_h, attn_h, grads_h) = both_paths(model, tbptt)
+    (att_r, attn_r, grads_r), (att_h, attn_h, grads_h) = both_paths(model, tbptt, device=device)
     torch.testing.assert_close(att_h, att_r, rtol=0, atol=1e-12)
     torch.testing.assert_close(attn_h, attn_r, rtol=0, atol=1e-12)
     assert set(grads_h) == set(grads_r)

@@ -1,0 +1,41 @@
+"""The Threads figures in docs/benchmarks.md are the benchmarks' own numbers (``bench/threads.py --json`` and
+``train_throughput.py --peer --json`` measure; ``bench/threads.py --report docs/threads`` prints the tables the
+docs hold), and the sentences around them say what those numbers say."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FOLDER = ROOT / "docs" / "threads"
+
+
+def steps(label: str, busy_loops: int) -> dict:
+    doc = json.loads((FOLDER / "threads.json").read_text(encoding="utf-8"))
+    return next(r for r in doc["training"] if r["label"] == label and r["busy_loops"] == busy_loops)
+
+
+def test_the_docs_tables_are_the_benchmarks_tables():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from threads import report
+
+    docs = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for table in report(FOLDER).split("\n\n"):
+        assert table in docs
+
+
+def test_the_governor_chose_what_the_measurements_favour():
+    idle, busy = 0, 1
+    # on an idle machine two spinning threads beat one and PASSIVE threads; the governor used both
+    assert steps("2 threads", idle)["steps_per_s"] > 1.2 * steps("1 thread", idle)["steps_per_s"]
+    assert steps("2 threads", idle)["steps_per_s"] > 1.2 * steps("2 threads, PASSIVE", idle)["steps_per_s"]
+    assert set(steps("governed (threads unset)", idle)["threads_used"]) == {"2"}
+    # beside a busy loop two spinning threads lose to one; the governor saw it and used one
+    assert steps("2 threads", busy)["steps_per_s"] < steps("1 thread", busy)["steps_per_s"]
+    governed = steps("governed (threads unset)", busy)
+    assert set(governed["threads_used"]) == {"1"} and governed["other_cores_seen"] > 0.5
+    # the hand-written teacher-forcing loop is faster than the readable one, with 1 and with 2 threads
+    for threads in ("1 thread", "2 threads"):
+        assert steps(threads, idle)["steps_per_s"] > steps(f"{threads}, readable loop", idle)["steps_per_s"]
