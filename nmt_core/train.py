@@ -259,7 +259,7 @@ class Trainer:
         self._check_divergence(record["loss"])
         record.update(kind="train", step=self.progress.step, epoch=self.progress.epoch,
                       lr=self.optimizer.param_groups[0]["lr"], elapsed_s=round(self._elapsed(started), 2),
-                      threads=self.threads.threads)
+                      threads=self.threads.threads if self.device.type == "cpu" else None)
         self.progress.history.append(record)
         if not self.world.is_main:
             return

@@ -69,8 +69,10 @@ def run_charts(metrics: pd.DataFrame, name: str) -> None:
         _dev_scores(dev)
     if len(train):
         last = train.iloc[-1]
+        threads = last.get("threads")  # CPU runs log it: the trainer uses fewer while other work takes the cores
+        on = "" if threads is None or pd.isna(threads) else f" on {int(threads)} CPU thread{'s' * (int(threads) != 1)}"
         st.caption(f"Step {int(last['step'])}: training loss {last['loss']:.3f} (perplexity {last['ppl']:.2f}), "
-                   f"gradient norm {last['grad_norm']:.2f}, {last['tgt_tokens_per_s']:,.0f} target tokens/s")
+                   f"gradient norm {last['grad_norm']:.2f}, {last['tgt_tokens_per_s']:,.0f} target tokens/s{on}")
     chart_with_downloads(viz.training_curves(table), table, f"{name}-curves")
     if len(dev) and isinstance(dev.iloc[-1].get("samples"), list):
         st.caption(f"Dev translations at step {int(dev.iloc[-1]['step'])} (dev BLEU {dev.iloc[-1]['bleu']:.1f})")

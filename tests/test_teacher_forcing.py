@@ -89,3 +89,14 @@ def test_the_training_loss_takes_the_hand_written_path_and_matches():
 def test_other_models_keep_the_readable_loop(changes):
     attention = changes.pop("attention", "additive")
     assert not teacher_forcing.can_run(model_for(attention, **changes))
+
+
+def test_a_second_backward_pass_is_refused_with_a_clear_error():
+    model = model_for("dot", dropout=0.0)
+    batch = make_batch(SRC, TGT)
+    enc = model.encode(batch.src, batch.src_lengths)
+    attentional, _ = model._teacher_forced_attentional(batch.tgt_in, enc)
+    loss = attentional.sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()

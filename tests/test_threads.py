@@ -3,6 +3,8 @@ fixed count when the user sets one. Driven by fake clocks and counters, so the t
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from nmt_core.threads import TOLERATED_CORES, ThreadGovernor, busy_cpu_seconds
@@ -59,20 +61,45 @@ def test_a_thread_count_set_by_the_user_is_kept():
 
 def test_without_proc_stat_the_ceiling_is_kept(tmp_path):
     assert busy_cpu_seconds(tmp_path / "missing") is None
+    before = torch.get_num_threads()
     machine = FakeMachine(others=2.0)
     governor = ThreadGovernor(2, cores=2, busy=lambda: None, own=lambda: machine.own_s, clock=lambda: machine.t)
     machine.advance(10)
     try:
         assert governor.update() == 2
     finally:
-        torch.set_num_threads(1)
+        torch.set_num_threads(before)
 
 
-def test_proc_stat_is_read_as_busy_seconds(tmp_path):
+def test_proc_stat_is_read_for_this_process_cpus_only(tmp_path):
     stat = tmp_path / "stat"
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    stat.write_text("cpu  100 5 20 900 30 1 2 7 0 0\ncpu0 50 2 10 450 15 0 1 3 0 0\n")
-    import os
-    assert abs(busy_cpu_seconds(stat) - 135 / os.sysconf("SC_CLK_TCK")) < 1e-9
+    # user nice system idle iowait irq softirq steal guest guest_nice: busy = all but idle, iowait and guest
+    stat.write_text("cpu  160 5 30 1800 30 1 2 9 0 0\n"
+                    "cpu0 50 2 10 450 15 0 1 3 0 0\ncpu1 100 1 10 450 15 1 1 4 0 0\ncpu2 10 2 10 900 0 0 0 2 0 0\n"
+                    "intr 5 6\n")
+    tick = os.sysconf("SC_CLK_TCK")
+    assert abs(busy_cpu_seconds(stat, cpus={0, 2}) - (66 + 24) / tick) < 1e-9
+    assert abs(busy_cpu_seconds(stat, cpus={1}) - 117 / tick) < 1e-9
+    assert busy_cpu_seconds(stat, cpus={7}) is None  # none of its CPUs listed: no measurement, not zero
     stat.write_text("intr 0\n")
     assert busy_cpu_seconds(stat) is None
+
+
+def _monitor_app():
+    import pandas as pd
+
+    from studio.run_monitor import run_charts
+
+    record = {"kind": "train", "step": 10, "epoch": 0, "loss": 2.0, "ppl": 7.39, "grad_norm": 1.0, "grad_norm_max": 1.2,
+              "lr": 1e-3, "src_tokens_per_s": 1400.0, "tgt_tokens_per_s": 1500.0, "elapsed_s": 3.0}
+    older = dict(record, step=5)  # a run from before the governor: no thread count
+    run_charts(pd.DataFrame([older, dict(record, threads=1)]), "demo")
+
+
+def test_the_run_monitor_says_how_many_threads_train():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_monitor_app).run(timeout=60)
+    assert not at.exception
+    assert any(c.value.startswith("Step 10:") and c.value.endswith("1,500 target tokens/s on 1 CPU thread")
+               for c in at.caption)
