@@ -39,3 +39,13 @@ def test_the_governor_chose_what_the_measurements_favour():
     # the hand-written teacher-forcing loop is faster than the readable one, with 1 and with 2 threads
     for threads in ("1 thread", "2 threads"):
         assert steps(threads, idle)["steps_per_s"] > steps(f"{threads}, readable loop", idle)["steps_per_s"]
+
+
+def test_the_retrained_toy_model_figures_are_the_saved_ones():
+    doc = json.loads((FOLDER / "toy-retrain.json").read_text(encoding="utf-8"))
+    minutes, seconds = divmod(doc["wall_seconds_train_command"], 60)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    models = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    assert f"{minutes} min {seconds} s, test BLEU {doc['test_bleu']:.2f}, chrF {doc['test_chrf']:.2f}" in readme
+    assert f"test BLEU {doc['test_bleu']:.2f} and chrF {doc['test_chrf']:.2f}" in models
+    assert doc["test_bleu"] > 99 and doc["dev_bleu_by_step"]["1000"] > 90  # "dev BLEU passes 90 after 1,000 steps"
