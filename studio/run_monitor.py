@@ -82,7 +82,8 @@ def run_charts(metrics: pd.DataFrame, name: str) -> None:
 def _dev_scores(dev: pd.DataFrame) -> None:
     cols = st.columns(3, width=560)
     latest = dev.iloc[-1]
-    change = f"{latest['bleu'] - dev.iloc[-2]['bleu']:+.1f}" if len(dev) > 1 else None
+    change = round(latest["bleu"] - dev.iloc[-2]["bleu"], 1) if len(dev) > 1 else 0.0
+    change = f"{change:+.1f}" if change else None  # no arrow for a change that shows as 0.0
     cols[0].metric("Dev BLEU", f"{latest['bleu']:.1f}", change,
                    help=f"Greedy translations of the dev sentences at step {int(latest['step'])} (sacrebleu)")
     cols[1].metric("Dev chrF", f"{latest['chrf']:.1f}")

@@ -93,7 +93,8 @@ def _monitor_app():
     record = {"kind": "train", "step": 10, "epoch": 0, "loss": 2.0, "ppl": 7.39, "grad_norm": 1.0, "grad_norm_max": 1.2,
               "lr": 1e-3, "src_tokens_per_s": 1400.0, "tgt_tokens_per_s": 1500.0, "elapsed_s": 3.0}
     older = dict(record, step=5)  # a run from before the governor: no thread count
-    run_charts(pd.DataFrame([older, dict(record, threads=1)]), "demo")
+    dev = {"kind": "dev", "step": 5, "epoch": 0, "dev_loss": 0.1, "dev_ppl": 1.1, "bleu": 99.73, "chrf": 99.9}
+    run_charts(pd.DataFrame([older, dev, dict(record, threads=1), dict(dev, step=10, bleu=99.72)]), "demo")
 
 
 def test_the_run_monitor_says_how_many_threads_train():
@@ -103,3 +104,5 @@ def test_the_run_monitor_says_how_many_threads_train():
     assert not at.exception
     assert any(c.value.startswith("Step 10:") and c.value.endswith("1,500 target tokens/s on 1 CPU thread")
                for c in at.caption)
+    bleu = next(m for m in at.metric if m.label == "Dev BLEU")
+    assert bleu.value == "99.7" and not bleu.delta  # a change of -0.01 shows no "-0.0" arrow
