@@ -20,6 +20,7 @@ from .cli_fast import add_fast_options, fast_commands, report_fast_mode
 from .config import ConfigError, DataConfig, load_config
 from .corpus import CorpusError
 from .fast_mode import FastMode
+from .threads import ThreadGovernor
 from .tokenizer import TokenizerError
 
 #: The command-line names of the decoding options, for messages.
@@ -182,16 +183,18 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     check_decoding(FLAGS, beam_size=args.beam_size, nbest=args.nbest, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)  # before reading anything: a bad flag is the first thing to say
+    governor = ThreadGovernor.for_setting(args.threads)  # fewer threads between batches while others need cores
     translator = Translator.from_path(args.checkpoint, args.device)
     report_fast_mode(translator, _decoding(args)["fast"])
     lines = read_input_lines()
     report_notices(translator, lines)
     if args.nbest == 1 and not args.trace:
-        for out in translator.translate(lines, batch_size=args.batch_size, **_decoding(args)):
+        for out in translator.translate(lines, batch_size=args.batch_size, after_batch=governor.update,
+                                        **_decoding(args)):
             print(out)
         return 0
     results = translator.decode(lines, nbest=args.nbest, record=bool(args.trace), batch_size=args.batch_size,
-                                **_decoding(args))
+                                after_batch=governor.update, **_decoding(args))
     for i, (line, result) in enumerate(zip(lines, results)):
         if args.nbest == 1:
             print(result.best.text if result.hypotheses and line.strip() else "")
@@ -210,6 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     check_decoding(FLAGS, beam_size=args.beam_size, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)
+    governor = ThreadGovernor.for_setting(args.threads)
     fast = _decoding(args)["fast"]
     if args.record and not fast.exact:  # the model card's scores are the exact model's
         raise ValueError("--record stores the model's own score: evaluate without --int8/--shortlist to record")
@@ -221,11 +225,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"notice: {args.src}: " + ", ".join(f"{k}: {v} line(s)" for k, v in sorted(affected.items()))
               + " (see `translate` for each line)", file=sys.stderr)
     if args.trace:
-        results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, **_decoding(args))
+        results = translator.decode(pairs.src, record=True, batch_size=args.batch_size, after_batch=governor.update,
+                                    **_decoding(args))
         hyps = [r.best.text if r.hypotheses else "" for r in results]
         write_traces(args.trace, args.checkpoint, pairs.src, results)
     else:
-        hyps = translator.translate(pairs.src, batch_size=args.batch_size, **_decoding(args))
+        hyps = translator.translate(pairs.src, batch_size=args.batch_size, after_batch=governor.update,
+                                    **_decoding(args))
     if args.hyp_out:
         Path(args.hyp_out).write_text("".join(h + "\n" for h in hyps), encoding="utf-8")
     result = {**corpus_scores(hyps, pairs.tgt), "checkpoint": str(args.checkpoint), "beam_size": args.beam_size,
@@ -269,6 +275,8 @@ def _add_decoding_options(p: argparse.ArgumentParser) -> None:
                         "heuristic (none can win at its next length: faster with a length penalty, what most "
                         "toolkits do) or never (run to the length cap)")
     p.add_argument("--prefix", help="force every translation to start with this target text")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: the physical cores, fewer while other "
+                   "processes use them; see docs/training.md, Threads)")
     add_fast_options(p)
     p.add_argument("--trace", metavar="FILE.json",
                    help="write the search trace of every input, with attention and rejected continuations")

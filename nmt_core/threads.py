@@ -1,4 +1,5 @@
-"""Training threads that step back while other work takes the cores.
+"""Threads that step back while other work takes the cores: training, and ``translate``/``evaluate`` between
+batches.
 
 Why: a training step is thousands of small operations, each split across the OpenMP threads. Idle threads
 spin-wait for the next one (libgomp's default), which makes a second thread pay: 1.44x the steps of one on a
@@ -13,8 +14,8 @@ Measurements: docs/benchmarks.md, "Threads".
 Only the CPUs this process may run on are read. In a container, ``/proc/stat`` usually counts the whole
 host's CPUs; with a CPU quota and no cpuset, set ``train.threads`` (docs/deploy.md).
 
-``train.threads`` set by the user is a fixed count; unset, it is this governor's ceiling (the physical
-cores). Without ``/proc/stat`` (not Linux) the governor keeps the ceiling.
+``train.threads`` (or ``--threads``) set by the user is a fixed count; unset, it is this governor's ceiling (the
+physical cores). Without ``/proc/stat`` (not Linux) the governor keeps the ceiling.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ class ThreadGovernor:
 
     @classmethod
     def for_setting(cls, threads: int | None) -> ThreadGovernor:
-        """``train.threads``: a number is fixed (a ceiling that is never lowered); unset is governed."""
-        if threads:
+        """``train.threads`` or ``--threads``: a number is fixed (a ceiling that is never lowered); unset (None)
+        is governed. A number outside 1-512 is refused (it comes from a flag or a file)."""
+        if threads is not None:
+            if not 1 <= int(threads) <= 512:
+                raise ValueError(f"threads must be between 1 and 512, not {threads}")
             return cls(int(threads), busy=lambda: None)
         return cls(default_threads())
 

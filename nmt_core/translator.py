@@ -7,6 +7,7 @@ get back the search's own result objects (``nmt_core.hypotheses``) with texts an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,14 +115,16 @@ class Translator:
     @torch.no_grad()
     def translate(self, sentences: list[str], *, batch_size: int = 64, max_ratio: float = 2.0, beam_size: int = 1,
                   length_penalty: str = "none", alpha: float = 0.6, prefix: str | None = None,
-                  stopping: str = "exact", fast: FastMode = EXACT) -> list[str]:
+                  stopping: str = "exact", fast: FastMode = EXACT,
+                  after_batch: Callable[[], object] | None = None) -> list[str]:
         """Best translations, in input order. Empty inputs give empty outputs. ``beam_size=1`` without a
-        prefix runs the greedy fast path; anything else runs ``decode``."""
+        prefix runs the greedy fast path; anything else runs ``decode``. ``after_batch`` is called after every
+        batch (the CLI's thread governor, ``threads.py``)."""
         check_decoding(beam_size=beam_size, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size)
         if beam_size > 1 or prefix:
             results = self.decode(sentences, beam_size=beam_size, length_penalty=length_penalty, alpha=alpha,
                                   max_ratio=max_ratio, prefix=prefix, batch_size=batch_size, stopping=stopping,
-                                  fast=fast)
+                                  fast=fast, after_batch=after_batch)
             return [r.best.text if r.hypotheses and normalize(s) else "" for s, r in zip(sentences, results)]
         prepared = [self.prepare(s) for s in sentences]
         outputs = [""] * len(prepared)
@@ -133,13 +136,16 @@ class Translator:
             found = greedy_search(model, batch.src, batch.src_lengths, max_ratio=max_ratio)
             for i, ids in zip(index, found if kept is None else map_greedy(found, kept)):
                 outputs[i] = self.tokenizers.tgt.decode(ids)
+            if after_batch is not None:
+                after_batch()
         return outputs
 
     @torch.no_grad()
     def decode(self, sentences: list[str], *, beam_size: int = 5, nbest: int = 1, length_penalty: str = "none",
                alpha: float = 0.6, max_ratio: float = 2.0, prefix: str | None = None, record: bool = False,
                top_n_rejected: int = 5, batch_size: int = 64, stopping: str = "exact",
-               constraints: Constraints = None, fast: FastMode = EXACT) -> list[BeamResult]:
+               constraints: Constraints = None, fast: FastMode = EXACT,
+               after_batch: Callable[[], object] | None = None) -> list[BeamResult]:
         """Batched beam search over many sentences, results in input order, each hypothesis with its
         text and pieces and each trace with source pieces. (An empty input is searched as the bare </s>.)
         ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty). ``constraints``
@@ -165,6 +171,8 @@ class Translator:
                 src_pieces = self.source_pieces(prepared[i].ids)
                 results[i] = BeamResult([self._finish(h) for h in result.hypotheses],
                                         replace(result.trace, source_pieces=src_pieces), src_pieces)
+            if after_batch is not None:
+                after_batch()
         return results
 
     # ---- one sentence, for the studio

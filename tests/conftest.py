@@ -15,6 +15,15 @@ from nmt_core.tokenizer import train_tokenizers
 # on a loaded 2-core machine (observed: up to 30x slower).
 torch.set_num_threads(1)
 
+
+@pytest.fixture(autouse=True)
+def _one_thread_again():
+    """A command or trainer run in-process may set torch's threads (the thread governor, ``--threads``): give the
+    next test the suite's one thread back."""
+    yield
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
 WORDS_SRC = ["the", "a", "red", "big", "small", "car", "house", "dog", "cat", "is", "fast", "slow", "green", "blue"]
 WORDS_TGT = ["el", "la", "rojo", "grande", "pequeño", "coche", "casa", "perro", "gato", "es", "rápido", "lento",
              "verde", "azul"]

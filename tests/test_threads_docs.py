@@ -49,3 +49,17 @@ def test_the_retrained_toy_model_figures_are_the_saved_ones():
     assert f"{minutes} min {seconds} s, test BLEU {doc['test_bleu']:.2f}, chrF {doc['test_chrf']:.2f}" in readme
     assert f"test BLEU {doc['test_bleu']:.2f} and chrF {doc['test_chrf']:.2f}" in models
     assert doc["test_bleu"] > 99 and doc["dev_bleu_by_step"]["1000"] > 90  # "dev BLEU passes 90 after 1,000 steps"
+
+
+def test_the_cli_evaluate_figures_are_the_saved_ones():
+    doc = json.loads((FOLDER / "cli-evaluate.json").read_text(encoding="utf-8"))
+    idle, busy = doc["idle"], doc["one busy loop"]
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert (f"idle, {idle['governed']:.2f} s governed, {idle['threads 2']:.2f} s with 2 threads and\n"
+            f"{idle['threads 1']:.2f} s with 1; beside a busy loop, {busy['governed']:.2f} s governed, "
+            f"{busy['threads 2']:.2f} s with 2 threads and {busy['threads 1']:.2f} s with 1") in text
+    # governed is within 10% of the better fixed choice in both conditions, and beats the worse one
+    for case in (idle, busy):
+        best, worst = min(case["threads 1"], case["threads 2"]), max(case["threads 1"], case["threads 2"])
+        assert case["governed"] <= 1.1 * best and case["governed"] < worst
+

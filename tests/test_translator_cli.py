@@ -128,3 +128,20 @@ def test_cli_evaluate_with_decoding_options(checkpoint, tmp_path, monkeypatch, c
     traces = json.loads((tmp_path / "t.json").read_text())["inputs"]
     assert len(traces) == 2 and traces[0]["trace"]["settings"]["stopping"] == "heuristic"
     assert len((tmp_path / "hyp.txt").read_text().splitlines()) == 2
+
+
+def test_cli_threads_are_bounded_and_governed_between_batches(checkpoint, translator, monkeypatch, capsys):
+    code, _, err = run_cli(["translate", "--checkpoint", str(checkpoint), "--device", "cpu", "--threads", "0"],
+                           "a dog\n", monkeypatch, capsys)
+    assert code == 2 and err.startswith("error:") and "threads must be between 1 and 512" in err
+    code, out, _ = run_cli(["translate", "--checkpoint", str(checkpoint), "--device", "cpu", "--threads", "1"],
+                           "a dog\n", monkeypatch, capsys)
+    assert code == 0 and out.strip() and torch.get_num_threads() == 1
+    calls = []
+    sentences = ["the red car", "a dog", "the big house is slow", "a cat"]
+    greedy = translator.translate(sentences, batch_size=2, after_batch=lambda: calls.append("greedy"))
+    beam = translator.translate(sentences, batch_size=2, beam_size=2, after_batch=lambda: calls.append("beam"))
+    assert calls == ["greedy"] * 2 + ["beam"] * 2  # once per batch of 2
+    assert greedy == translator.translate(sentences, batch_size=2)  # the hook changes nothing else
+    assert beam == translator.translate(sentences, batch_size=2, beam_size=2)
+
