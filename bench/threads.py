@@ -64,8 +64,7 @@ def worker_training(threads: int | None, path: str, seconds: float) -> dict:
 
     if path == "readable":
         teacher_forcing.can_run = lambda model: False
-    tsv, _ = tt.prepare_corpus(Path("/tmp/nmt-studio-bench"), tt.DEFAULT_ZIP)
-    cfg = tt.experiment("small", tsv, threads, 10**6, 0, "cpu")
+    cfg = tt.experiment("small", Path(os.environ["BENCH_TSV"]), threads, 10**6, 0, "cpu")
     trainer = Trainer(cfg, Path(os.environ["BENCH_RUN_DIR"]), progress_bar=False)
     batches = trainer._batches()
     trainer.model.train()
@@ -155,6 +154,11 @@ def main() -> None:
         return
     import tempfile
 
+    import train_throughput as tt
+
+    cache = Path(tempfile.gettempdir()) / "nmt-studio-bench"  # the same corpus as train_throughput.py, made once
+    cache.mkdir(parents=True, exist_ok=True)
+    tsv, _ = tt.prepare_corpus(cache, tt.DEFAULT_ZIP)
     results = {"load_average_start": os.getloadavg()[0], "products": {}, "training": []}
     for policy, env in POLICIES.items():
         for threads in (1, 2):
@@ -168,7 +172,7 @@ def main() -> None:
             for label, threads, env, path in TRAINING + (READABLE if others == 0 else []):
                 with tempfile.TemporaryDirectory() as run_dir:
                     fig = child(["training", str(threads or "none"), path, str(args.seconds)],
-                                {**env, "BENCH_RUN_DIR": run_dir})
+                                {**env, "BENCH_RUN_DIR": run_dir, "BENCH_TSV": str(tsv)})
                 fig.update(label=label, busy_loops=others)
                 results["training"].append(fig)
                 print(f"busy loops {others}, {label:28s}: {fig['steps_per_s']:5.2f} steps/s, threads used "

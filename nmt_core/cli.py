@@ -183,7 +183,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     check_decoding(FLAGS, beam_size=args.beam_size, nbest=args.nbest, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)  # before reading anything: a bad flag is the first thing to say
-    governor = ThreadGovernor.for_setting(args.threads)  # fewer threads between batches while others need cores
+    governor = ThreadGovernor.for_setting(args.threads, "--threads")  # fewer threads while others need the cores
     translator = Translator.from_path(args.checkpoint, args.device)
     report_fast_mode(translator, _decoding(args)["fast"])
     lines = read_input_lines()
@@ -213,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     check_decoding(FLAGS, beam_size=args.beam_size, max_ratio=args.max_ratio, alpha=args.alpha,
                    batch_size=args.batch_size)
-    governor = ThreadGovernor.for_setting(args.threads)
+    governor = ThreadGovernor.for_setting(args.threads, "--threads")
     fast = _decoding(args)["fast"]
     if args.record and not fast.exact:  # the model card's scores are the exact model's
         raise ValueError("--record stores the model's own score: evaluate without --int8/--shortlist to record")

@@ -265,7 +265,8 @@ class FastModels:
             out["int8_modules"] = "decoder cell, attention query, combine, output layer (dynamic, per tensor)"
         if fast.shortlist:
             try:
-                out["shortlist_settings"] = dict(self.shortlist.settings) if self.shortlist else None
+                shortlist = self.shortlist
+                out["shortlist_settings"] = None if shortlist is None else dict(shortlist.settings)
             except ShortlistError as err:
                 out["shortlist_error"] = str(err)
         return out

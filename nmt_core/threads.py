@@ -25,9 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
-from .device import default_threads, physical_cores
+from .device import default_threads, physical_cores, set_threads
+from .limits import check
 
 # Other processes may use this much of a core before a thread gives it up: an idle desktop or a studio between
 # requests stays under it, a busy loop, a second training or a test run does not.
@@ -69,13 +68,11 @@ class ThreadGovernor:
         self.threads = self._apply(self.ceiling)
 
     @classmethod
-    def for_setting(cls, threads: int | None) -> ThreadGovernor:
-        """``train.threads`` or ``--threads``: a number is fixed (a ceiling that is never lowered); unset (None)
-        is governed. A number outside 1-512 is refused (it comes from a flag or a file)."""
+    def for_setting(cls, threads: int | None, label: str = "train.threads") -> ThreadGovernor:
+        """``train.threads`` or ``--threads`` (``label``, for the message): a number is fixed (a ceiling that is
+        never lowered), checked against its bound in ``limits.py``; unset (None) is governed."""
         if threads is not None:
-            if not 1 <= int(threads) <= 512:
-                raise ValueError(f"threads must be between 1 and 512, not {threads}")
-            return cls(int(threads), busy=lambda: None)
+            return cls(check("train.threads", threads, label), busy=lambda: None)
         return cls(default_threads())
 
     def update(self) -> int:
@@ -95,7 +92,5 @@ class ThreadGovernor:
         return self._clock(), self._busy(), self._own()
 
     def _apply(self, n: int) -> int:
-        if n != torch.get_num_threads():
-            torch.set_num_threads(n)
-        self.threads = n
+        self.threads = set_threads(n)
         return n

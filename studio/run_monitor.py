@@ -70,7 +70,8 @@ def run_charts(metrics: pd.DataFrame, name: str) -> None:
     if len(train):
         last = train.iloc[-1]
         threads = last.get("threads")  # CPU runs log it: the trainer uses fewer while other work takes the cores
-        on = "" if threads is None or pd.isna(threads) else f" on {int(threads)} CPU thread{'s' * (int(threads) != 1)}"
+        n = None if threads is None or pd.isna(threads) else int(threads)
+        on = "" if n is None else f" on {n} CPU thread{'s' * (n != 1)}"
         st.caption(f"Step {int(last['step'])}: training loss {last['loss']:.3f} (perplexity {last['ppl']:.2f}), "
                    f"gradient norm {last['grad_norm']:.2f}, {last['tgt_tokens_per_s']:,.0f} target tokens/s{on}")
     chart_with_downloads(viz.training_curves(table), table, f"{name}-curves")
