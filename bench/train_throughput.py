@@ -290,7 +290,7 @@ def worker_decode(args) -> dict:
                 return found if kept is None else map_greedy(found, kept)
             return run
         modes = {f"beam{BEAM}": beam("exact"), f"beam{BEAM}, heuristic stop": beam("heuristic"), **modes}
-        fast_models = FastModels(model, bench_shortlist(ckpt, Path(args.export)) if args.fast else None)
+        fast_models = bench_fast_models(ckpt, Path(args.export)) if args.fast else FastModels(model)
         for fast in FAST_MODES if args.fast else ():
             if fast.int8 and device.type != "cpu":
                 continue  # int8 (fbgemm) is CPU only: FastModeError says so
@@ -317,14 +317,16 @@ def worker_decode(args) -> dict:
     return out
 
 
-def bench_shortlist(ckpt, export: Path):
-    """Fast mode's shortlist for the bench model, built from its own training split (as ``python -m nmt_core
-    shortlist`` would, default sizes)."""
+def bench_fast_models(ckpt, export: Path):
+    """Fast mode for the bench model, with a shortlist built from its own training split (as ``python -m nmt_core
+    shortlist`` would, default sizes) and handed over as a checkpoint stores it (FastModels checks it on use)."""
     from nmt_core.corpus import read_parallel
+    from nmt_core.fast_mode import FastModels
     from nmt_core.shortlist import shortlist_from_text
 
     train, m = read_parallel(export / "train.src", export / "train.tgt"), ckpt.config.model
-    return shortlist_from_text(ckpt.tokenizers, m.src_vocab_size, m.tgt_vocab_size, train.src, train.tgt)
+    shortlist = shortlist_from_text(ckpt.tokenizers, m.src_vocab_size, m.tgt_vocab_size, train.src, train.tgt)
+    return FastModels(ckpt.model.eval(), shortlist.to_payload())
 
 
 # --------------------------------------------------------------------------------------- the peer

@@ -19,6 +19,7 @@ from nmt_core.checkpoint import load_checkpoint, make_payload, read_payload, sav
 from nmt_core.cli import main
 from nmt_core.fast_mode import FastMode, FastModeError, FastModels, int8_model, to_positions
 from nmt_core.shortlist import SPECIALS, Shortlist, ShortlistError, build_shortlist
+from nmt_core.tokenizer import EOS_ID
 from nmt_core.translator import Translator
 
 TOY = Path(__file__).resolve().parents[1] / "checkpoints" / "toy-en-es.pt"
@@ -229,3 +230,22 @@ def test_positions_refuse_an_absent_piece():
     assert to_positions(ids, [10, 3]) == [4, 3]
     with pytest.raises(ValueError, match="not in the shortlist"):
         to_positions(ids, [15])
+
+
+@needs_toy
+def test_the_bench_hands_fast_mode_a_shortlist_it_can_use(toy_pairs, tmp_path):
+    """bench/train_throughput.py --fast (and bench/gpu_check.sh): FastModels takes the stored form of a shortlist;
+    a Shortlist object there was refused on first use ("not a mapping")."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from train_throughput import bench_fast_models
+
+    (tmp_path / "train.src").write_text("".join(s + "\n" for s in toy_pairs[0]), encoding="utf-8")
+    (tmp_path / "train.tgt").write_text("".join(t + "\n" for t in toy_pairs[1]), encoding="utf-8")
+    ckpt = load_checkpoint(TOY, "cpu")
+    fast_models = bench_fast_models(ckpt, tmp_path)
+    src = torch.tensor([ckpt.tokenizers.src.encode(toy_pairs[0][0]) + [EOS_ID]])
+    model, kept = fast_models.for_batch(FastMode(shortlist=True), src)
+    assert kept is not None and 0 < len(kept) < ckpt.config.model.tgt_vocab_size
+    assert model.cfg.tgt_vocab_size == len(kept)
