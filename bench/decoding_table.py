@@ -32,7 +32,7 @@ def table(runs: list[tuple[str, dict]]) -> str:
             a, b = ours["sentences_per_s"], peer["sentences_per_s"]
             cells.append(f"{a:.1f} / {b:.1f} (**{a / b:.2f}×**)")
         bleu = runs[0][1]["decode"][mode]["bleu"]
-        label = mode.replace("beam5", "beam 5").replace(", ", ", ", 1)
+        label = mode.replace("beam5", "beam 5")
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {bleu:.2f} |")
     peer = runs[0][1]["peer"]
     lines.append("| JoeyNMT 2.3.0, beam 5 / greedy: test BLEU | " + " | ".join("" for _ in runs)
