@@ -34,7 +34,8 @@ def autocast(device: torch.device, enabled: bool = True):
 
 
 def physical_cores() -> int:
-    """CPU cores this process may run on, each physical core counted once (SMT siblings share one)."""
+    """CPU cores this process may use: the physical cores of its CPU affinity (SMT siblings share one), fewer
+    when its cgroup has a CPU quota (``cpu_quota``)."""
     try:
         cpus = os.sched_getaffinity(0)
     except AttributeError:  # not Linux
@@ -45,7 +46,39 @@ def physical_cores() -> int:
             cores.add(Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip())
         except OSError:
             cores.add(str(cpu))
-    return max(1, len(cores))
+    quota = cpu_quota()
+    return max(1, min(len(cores), int(quota) if quota is not None else len(cores)))
+
+
+def cpu_quota(root: Path = Path("/sys/fs/cgroup"), cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
+    """The CPU quota of this process's cgroup in cores (``docker run --cpus``, a Kubernetes CPU limit), or None
+    when there is none. Why: such a container sees every core of the host in its affinity and in
+    ``/proc/stat``, but the kernel lets it run only this much; threads beyond it are throttled in turns, as
+    threads beside a busy loop are (docs/benchmarks.md, "Threads"). Reads cgroup v2's ``cpu.max`` and v1's
+    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``, at the process's own cgroup and at the mount's root (what a
+    container sees as its own)."""
+    try:
+        lines = cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    places: list[tuple[str, Path]] = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # cgroup v2
+            places += [("v2", root / path.lstrip("/")), ("v2", root)]
+        elif "cpu" in controllers.split(","):
+            places += [("v1", root / controllers / path.lstrip("/")), ("v1", root / controllers)]
+    for version, place in places:
+        try:
+            if version == "v2":
+                quota, period = (place / "cpu.max").read_text().split()[:2]
+            else:
+                quota, period = ((place / f"cpu.cfs_{name}_us").read_text().strip() for name in ("quota", "period"))
+        except (OSError, ValueError):
+            continue
+        if quota not in ("max", "-1") and float(period) > 0:
+            return float(quota) / float(period)
+    return None
 
 
 def default_threads() -> int:

@@ -11,8 +11,9 @@ leave free, measured from ``/proc/stat`` every few seconds (the first time after
 free machine, one while other work (a second training, a test run, a busy studio) takes the rest.
 Measurements: docs/benchmarks.md, "Threads".
 
-Only the CPUs this process may run on are read. In a container, ``/proc/stat`` usually counts the whole
-host's CPUs; with a CPU quota and no cpuset, set ``train.threads`` (docs/deploy.md).
+Only the CPUs this process may run on are read. Under a CPU quota (``docker run --cpus``, a Kubernetes CPU
+limit) ``/proc/stat`` counts the whole host, whose other work says nothing about this container's share: there
+the threads are fixed at the quota's whole cores (``device.cpu_quota``) and ``/proc/stat`` is not read.
 
 ``train.threads`` (or ``--threads``) set by the user is a fixed count; unset, it is this governor's ceiling (the
 physical cores). Without ``/proc/stat`` (not Linux) the governor keeps the ceiling.
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .device import default_threads, physical_cores, set_threads
+from .device import cpu_quota, default_threads, physical_cores, set_threads
 from .limits import check
 
 # Other processes may use this much of a core before a thread gives it up: an idle desktop or a studio between
@@ -73,6 +74,8 @@ class ThreadGovernor:
         never lowered), checked against its bound in ``limits.py``; unset (None) is governed."""
         if threads is not None:
             return cls(check("train.threads", threads, label), busy=lambda: None)
+        if cpu_quota() is not None:  # the host's /proc/stat does not measure this container's share
+            return cls(default_threads(), busy=lambda: None)
         return cls(default_threads())
 
     def update(self) -> int:

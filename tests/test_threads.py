@@ -7,6 +7,8 @@ import os
 
 import torch
 
+from nmt_core import device, threads
+from nmt_core.device import cpu_quota
 from nmt_core.threads import TOLERATED_CORES, ThreadGovernor, busy_cpu_seconds
 
 
@@ -83,6 +85,48 @@ def test_proc_stat_is_read_for_this_process_cpus_only(tmp_path):
     assert busy_cpu_seconds(stat, cpus={7}) is None  # none of its CPUs listed: no measurement, not zero
     stat.write_text("intr 0\n")
     assert busy_cpu_seconds(stat) is None
+
+
+def _cgroup(tmp_path, lines: str):
+    (tmp_path / "self-cgroup").write_text(lines)
+    return {"root": tmp_path / "fs", "cgroup": tmp_path / "self-cgroup"}
+
+
+def test_a_cgroup_cpu_quota_is_read_in_cores(tmp_path):
+    v2 = _cgroup(tmp_path, "0::/kubepods/pod1\n")
+    assert cpu_quota(**v2) is None  # no cpu.max anywhere
+    (tmp_path / "fs").mkdir()
+    (tmp_path / "fs" / "cpu.max").write_text("max 100000\n")
+    assert cpu_quota(**v2) is None  # "max": no quota
+    (tmp_path / "fs" / "cpu.max").write_text("250000 100000\n")  # docker run --cpus 2.5, seen as the root
+    assert cpu_quota(**v2) == 2.5
+    own = tmp_path / "fs" / "kubepods" / "pod1"
+    own.mkdir(parents=True)
+    (own / "cpu.max").write_text("150000 100000\n")  # the process's own cgroup wins over the mount's root
+    assert cpu_quota(**v2) == 1.5
+
+    v1 = _cgroup(tmp_path, "4:memory:/x\n2:cpu,cpuacct:/docker/abc\n")
+    place = tmp_path / "fs" / "cpu,cpuacct"
+    place.mkdir()
+    (place / "cpu.cfs_quota_us").write_text("-1\n")
+    (place / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(**v1) is None
+    (place / "cpu.cfs_quota_us").write_text("300000\n")
+    assert cpu_quota(**v1) == 3.0
+    assert cpu_quota(cgroup=tmp_path / "missing") is None  # not Linux
+
+
+def test_under_a_cpu_quota_the_threads_are_its_whole_cores_and_fixed(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(device, "cpu_quota", lambda: 1.5)
+    assert device.physical_cores() == 1  # a quota of 1.5 cores keeps one thread: a second would be throttled
+    monkeypatch.setattr(threads, "cpu_quota", lambda: 1.5)
+    governor = ThreadGovernor.for_setting(None)
+    assert governor.threads == 1
+    governor._mark = (governor._mark[0] - 60, *governor._mark[1:])
+    assert governor.update() == 1 and governor._busy() is None  # the host's /proc/stat is not read
+    monkeypatch.setattr(device, "cpu_quota", lambda: 64.0)
+    assert device.physical_cores() <= len(os.sched_getaffinity(0))  # a quota above the cores changes nothing
 
 
 def _monitor_app():
