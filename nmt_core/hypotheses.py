@@ -56,6 +56,9 @@ class BeamResult:
     hypotheses: list[Hypothesis]
     trace: BeamTrace
     src_pieces: tuple[str, ...] | None = None  # filled by the Translator, for chart labels
+    # target pieces the output layer scored: the batch's shortlist with what a prefix or a what-if forces into it
+    # (fast mode), None for the whole vocabulary
+    scored_pieces: int | None = None
 
     @property
     def best(self) -> Hypothesis:

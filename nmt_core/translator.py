@@ -170,7 +170,8 @@ class Translator:
             for i, result in zip(index, found):
                 src_pieces = self.source_pieces(prepared[i].ids)
                 results[i] = BeamResult([self._finish(h) for h in result.hypotheses],
-                                        replace(result.trace, source_pieces=src_pieces), src_pieces)
+                                        replace(result.trace, source_pieces=src_pieces), src_pieces,
+                                        None if kept is None else int(kept.numel()))
             if after_batch is not None:
                 after_batch()
         return results

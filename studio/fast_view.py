@@ -75,12 +75,11 @@ def fast_mode_note(ref: ModelRef, sentence: str, search: SearchSettings, result:
     """Under a fast-mode translation: what was approximated and what the exact model says (never silent)."""
     if not (search.int8 or search.shortlist):
         return
-    translator = models.translator(ref)
     parts = []
-    if search.shortlist:
-        kept = translator.fast_models.shortlist.for_sources([translator.prepare(sentence).ids])
-        parts.append(f"the output layer scored {len(kept):,} of {translator.model.cfg.tgt_vocab_size:,} target "
-                     "pieces (this sentence's shortlist)")
+    if search.shortlist and result.scored_pieces is not None:
+        vocabulary = models.translator(ref).model.cfg.tgt_vocab_size
+        parts.append(f"the output layer scored {result.scored_pieces:,} of {vocabulary:,} target pieces (this "
+                     "sentence's shortlist, with what the prefix and the what-ifs force into it)")
     if search.int8:
         parts.append("the decoder's matrices ran as int8")
     exact = models.beam_search(ref, sentence, **search.options(int8=False, shortlist=False))

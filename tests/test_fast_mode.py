@@ -249,3 +249,26 @@ def test_the_bench_hands_fast_mode_a_shortlist_it_can_use(toy_pairs, tmp_path):
     model, kept = fast_models.for_batch(FastMode(shortlist=True), src)
     assert kept is not None and 0 < len(kept) < ckpt.config.model.tgt_vocab_size
     assert model.cfg.tgt_vocab_size == len(kept)
+
+
+@needs_toy
+def test_the_result_says_how_many_pieces_were_scored_prefix_included(toy_translator, toy_pairs):
+    """The Translate page's fast-mode note reads ``scored_pieces``: the shortlist the search really used, with
+    the pieces a forced prefix adds to it, not the sentence's list alone."""
+    cfg, sentence = toy_translator.model.cfg, toy_pairs[0][0]
+    used = {t for h in toy_translator.decode([sentence], beam_size=3)[0].hypotheses for t in h.tokens}
+    frequent = sorted(set(SPECIALS) | used)
+    encode = toy_translator.tokenizers.tgt.encode
+    prefix = next(p for p in ("los", "la", "el", "un", "gato") if not set(encode(p)) <= set(frequent))
+    prefix_ids = set(encode(prefix))
+    toy_translator.fast_models = FastModels(toy_translator.model)
+    toy_translator.fast_models.shortlist = Shortlist(np.asarray(frequent), np.zeros(cfg.src_vocab_size + 1, np.int64),
+                                                     np.zeros(0, np.int64), cfg.tgt_vocab_size, {})
+    try:
+        plain = toy_translator.decode([sentence], beam_size=3, fast=FastMode(shortlist=True))[0]
+        forced = toy_translator.decode([sentence], beam_size=3, prefix=prefix, fast=FastMode(shortlist=True))[0]
+    finally:
+        toy_translator.fast_models = FastModels(toy_translator.model)
+    assert plain.scored_pieces == len(frequent)
+    assert forced.scored_pieces == len(set(frequent) | prefix_ids) > len(frequent)
+    assert toy_translator.decode([sentence], beam_size=3)[0].scored_pieces is None  # exact: the whole vocabulary
