@@ -11,8 +11,8 @@ ratio, and our test BLEU; tests/test_decoding_docs.py checks that docs/benchmark
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 ROWS = ["beam5", "beam5, heuristic stop", "beam5, shortlist", "beam5, int8", "beam5, int8 + shortlist",
@@ -46,5 +46,15 @@ def load(paths: list[str]) -> list[tuple[str, dict]]:
     return [(names.get(Path(p).stem, Path(p).stem), json.loads(Path(p).read_text(encoding="utf-8"))) for p in paths]
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="train_throughput.py --decode-from ... --json files")
+    args = parser.parse_args()
+    missing = [str(p) for p in args.runs if not p.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)}")
+    print(table(load([str(p) for p in args.runs])))
+
+
 if __name__ == "__main__":
-    print(table(load(sys.argv[1:])))
+    main()

@@ -9,11 +9,11 @@ Beam search (batched over sentences and beams; the B*k hypotheses are the model'
 written as small named steps, after HF's refactored ``_beam_search``:
 
   1. ``next_token_logprobs``     one decoder step for every live hypothesis -> log p(y | prefix)
-  2. ``_top_k_continuations``    candidates = cumulative + log p over k*V per sentence; keep the top 2k
-  3. ``_reorder``                backpointers pick rows of the decoder state, tokens and attention
-  4. ``_update_finished``        </s> continuations ranked in the top k (and, at the length cap, the
+  2. ``top_k_continuations``    candidates = cumulative + log p over k*V per sentence; keep the top 2k
+  3. ``reorder``                backpointers pick rows of the decoder state, tokens and attention
+  4. ``update_finished``        </s> continuations ranked in the top k (and, at the length cap, the
                                  live ones) enter the per-sentence pool of the k best finished
-  5. ``_is_done``                the stopping rule, exact for the scoring in use (see below)
+  5. ``is_done``                the stopping rule, exact for the scoring in use (see below)
 
 The live beam always holds the k best unfinished continuations (when that many exist). A hypothesis
 is complete when it ends with </s> or reaches the cap ``max_len`` (= ratio * source length + 5 tokens,
@@ -94,8 +94,10 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio
 
 
 # --------------------------------------------------------------------------------------- beam search
+# The parts of a beam step (Live, Finished, Selection and the functions on them) are public so that the Cost
+# X-ray (``inspection/cost.py``) times exactly the functions the search runs, not a copy of them.
 @dataclass
-class _Live:
+class Live:
     """The k live hypotheses of every sentence, flattened to B*k model rows (sentence-major)."""
 
     scores: Tensor  # (B, k) cumulative log-probs; -inf marks an empty slot
@@ -107,7 +109,7 @@ class _Live:
 
 
 @dataclass
-class _Finished:
+class Finished:
     """The k best finished hypotheses per sentence, best first, padded to the longest cap L."""
 
     score: Tensor  # (B, k) penalised score; -inf for an empty entry
@@ -120,14 +122,14 @@ class _Finished:
 
 
 @dataclass
-class _Selection:
+class Selection:
     scores: Tensor  # (B, k) cumulative log-probs of the new live hypotheses
     parent: Tensor  # (B, k) their slot in the previous beam
     token: Tensor  # (B, k) their last token
     eos_admit: Tensor  # (B, k) bool: slot j's </s> continuation ranks among the sentence's k best
 
 
-def _top_k_continuations(cand: Tensor) -> _Selection:
+def top_k_continuations(cand: Tensor) -> Selection:
     """cand: (B, k, V) cumulative scores of every continuation. The top 2k over k*V hold at most k
     </s> continuations (one per parent), so they always contain the k best unfinished ones."""
     b, k, v = cand.shape
@@ -138,10 +140,10 @@ def _top_k_continuations(cand: Tensor) -> _Selection:
     eos_admit = eos_admit.scatter_add_(1, top_idx[:, :k] // v, admitted.long()) > 0
     live_scores, pos = top_scores.masked_fill(is_eos, NEG_INF).topk(k, dim=1)  # (B, k)
     live_idx = top_idx.gather(1, pos)
-    return _Selection(live_scores, live_idx // v, live_idx % v, eos_admit)
+    return Selection(live_scores, live_idx // v, live_idx % v, eos_admit)
 
 
-def _reorder(live: _Live, sel: _Selection, logp: Tensor, attn: Tensor | None, state: DecoderState) -> _Live:
+def reorder(live: Live, sel: Selection, logp: Tensor, attn: Tensor | None, state: DecoderState) -> Live:
     """Follow the backpointers: the same row index reorders the decoder state (h, c, input feed),
     the token history and the attention history, so every hypothesis keeps its own."""
     b, k = sel.parent.shape
@@ -153,7 +155,7 @@ def _reorder(live: _Live, sel: _Selection, logp: Tensor, attn: Tensor | None, st
     attention = None
     if attn is not None:
         attention = torch.cat([live.attention.index_select(0, rows), attn.index_select(0, rows).unsqueeze(1)], 1)
-    return _Live(sel.scores, y, tokens, token_lp, attention, state.index_select(rows))
+    return Live(sel.scores, y, tokens, token_lp, attention, state.index_select(rows))
 
 
 def _pad_to(x: Tensor, length: int, value: float) -> Tensor:
@@ -164,10 +166,10 @@ def _pad_to(x: Tensor, length: int, value: float) -> Tensor:
     return torch.cat([x, x.new_full(shape, value)], dim=1)
 
 
-def _update_finished(fin: _Finished, prev: _Live, new: _Live, sel: _Selection, cand: Tensor, logp: Tensor,
-                     attn: Tensor | None, t: int, at_limit: Tensor | None, mode: str, alpha: float) -> _Finished:
+def update_finished(fin: Finished, prev: Live, new: Live, sel: Selection, cand: Tensor, logp: Tensor,
+                     attn: Tensor | None, t: int, at_limit: Tensor | None, mode: str, alpha: float) -> Finished:
     """Merge this step's finished hypotheses into the pool and keep the k best by penalised score:
-    </s> continuations admitted by ``_top_k_continuations`` and, for sentences at their cap, the live ones."""
+    </s> continuations admitted by ``top_k_continuations`` and, for sentences at their cap, the live ones."""
     b, k, v = cand.shape
     big_l = fin.tokens.shape[2]
     lp = float(penalty(t, mode, alpha))
@@ -193,11 +195,11 @@ def _update_finished(fin: _Finished, prev: _Live, new: _Live, sel: _Selection, c
         s = fin.attention.shape[-1]
         attention = gather(torch.cat([fin.attention] + [_pad_to(p[4], big_l, 0.0).view(b, k, big_l, s)
                                                         for p in parts], dim=1))
-    return _Finished(best_score, gather(logprob), gather(key), gather(length), gather(tokens), gather(token_lp),
+    return Finished(best_score, gather(logprob), gather(key), gather(length), gather(tokens), gather(token_lp),
                      attention)
 
 
-def _is_done(live_scores: Tensor, fin: _Finished, limits: Tensor, t: int, mode: str, alpha: float,
+def is_done(live_scores: Tensor, fin: Finished, limits: Tensor, t: int, mode: str, alpha: float,
              stopping: str) -> Tensor:
     """(B,) stop code: 0 running, 1 bound, 2 max length, 3 no live hypotheses (see the module docstring).
     Bound: max over live of L / lp(cap) (``exact``) or L / lp(t + 1) (``heuristic``) <= the k-th best
@@ -251,7 +253,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
     big_l = int(limits.max())
 
     enc = model.encode(src, src_lengths).index_select(torch.arange(b, device=device).repeat_interleave(k))
-    live, fin = _initial_beams(model, enc, b, k, big_l)
+    live, fin = initial_beams(model, enc, b, k, big_l)
     pool = fin  # the pool of every sentence; ``fin`` holds the searching ones (rows of ``active``)
     active = torch.arange(b)  # CPU: the sentences still searching, in batch order
     active_dev, limits_dev = active.to(device), limits.to(device)
@@ -262,13 +264,13 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         banned = bans.at(t - 1, k, None if n == b else active_dev)
         logp, state, attn = next_token_logprobs(model, live.y, live.state, enc, bans, banned, intervention)
         cand = live.scores.unsqueeze(-1) + logp.view(n, k, -1)  # (n, k, V)
-        sel = _top_k_continuations(cand)
-        new = _reorder(live, sel, logp, attn, state)
+        sel = top_k_continuations(cand)
+        new = reorder(live, sel, logp, attn, state)
         at_limit = (limits_dev == t) if bool((limits[active] == t).any()) else None
         if at_limit is not None or bool(sel.eos_admit.any()):  # most steps finish nothing: skip the merge
-            fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
+            fin = update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
         records.append((active_dev, beam_records.record_step(sel, new, cand, logp, attn, record, top_n_rejected)))
-        code = _is_done(sel.scores, fin, limits_dev, t, mode, alpha, stopping).cpu()
+        code = is_done(sel.scores, fin, limits_dev, t, mode, alpha, stopping).cpu()
         stopped, live = code > 0, new
         if not bool(stopped.any()):
             continue
@@ -290,28 +292,28 @@ def _fields(x: Any) -> list[Any]:
     return [getattr(x, name) for name in x.__dataclass_fields__]
 
 
-def _keep_sentences(live: _Live, fin: _Finished, enc: EncoderOutput, keep: Tensor,
-                    k: int) -> tuple[_Live, _Finished, EncoderOutput]:
+def _keep_sentences(live: Live, fin: Finished, enc: EncoderOutput, keep: Tensor,
+                    k: int) -> tuple[Live, Finished, EncoderOutput]:
     """Drop the sentences that stopped: keep the rows of ``keep`` (positions among the searching
     sentences) in the live beams, their k model rows each, the pool and the encoder output."""
     rows = (keep.unsqueeze(1) * k + torch.arange(k, device=keep.device)).view(-1)  # (len(keep) * k,)
     pick = lambda x: None if x is None else x.index_select(0, rows)  # noqa: E731
-    live = _Live(live.scores.index_select(0, keep), pick(live.y), pick(live.tokens), pick(live.token_lp),
+    live = Live(live.scores.index_select(0, keep), pick(live.y), pick(live.tokens), pick(live.token_lp),
                  pick(live.attention), live.state.index_select(rows))
-    fin = _Finished(*(None if x is None else x.index_select(0, keep) for x in _fields(fin)))
+    fin = Finished(*(None if x is None else x.index_select(0, keep) for x in _fields(fin)))
     return live, fin, enc.index_select(rows)
 
 
-def _write_rows(pool: _Finished, fin: _Finished, active: Tensor, stopped: Tensor) -> _Finished:
+def _write_rows(pool: Finished, fin: Finished, active: Tensor, stopped: Tensor) -> Finished:
     """Copy the pool entries of the sentences that just stopped (``stopped`` marks rows of ``fin``,
     whose sentences are ``active``) into the pool of the whole batch."""
     rows = stopped.nonzero().view(-1)
     where = active.index_select(0, rows)
-    return _Finished(*(None if whole is None else whole.index_copy(0, where, part.index_select(0, rows))
+    return Finished(*(None if whole is None else whole.index_copy(0, where, part.index_select(0, rows))
                        for whole, part in zip(_fields(pool), _fields(fin))))
 
 
-def _initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[_Live, _Finished]:
+def initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[Live, Finished]:
     """One live hypothesis (<s>, score 0) per sentence in slot 0; the other slots empty (-inf)."""
     device, dtype = enc.outputs.device, enc.outputs.dtype
     dtype = torch.float64 if dtype == torch.float64 else torch.float32
@@ -319,12 +321,12 @@ def _initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: in
     scores[:, 0] = 0.0
     s = enc.outputs.shape[1]
     attention = None if model.attention is None else torch.zeros(b * k, 0, s, dtype=dtype, device=device)
-    live = _Live(scores, torch.full((b * k,), BOS_ID, dtype=torch.long, device=device),
+    live = Live(scores, torch.full((b * k,), BOS_ID, dtype=torch.long, device=device),
                  torch.zeros(b * k, 0, dtype=torch.long, device=device),
                  torch.zeros(b * k, 0, dtype=dtype, device=device),
                  attention, model.init_state(enc))
     empty = torch.full((b, k), NEG_INF, dtype=dtype, device=device)
-    fin = _Finished(empty, empty.clone(), torch.zeros(b, k, dtype=torch.long, device=device),
+    fin = Finished(empty, empty.clone(), torch.zeros(b, k, dtype=torch.long, device=device),
                     torch.zeros(b, k, dtype=torch.long, device=device),
                     torch.full((b, k, big_l), PAD_ID, dtype=torch.long, device=device),
                     torch.zeros(b, k, big_l, dtype=dtype, device=device),

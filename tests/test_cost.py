@@ -75,7 +75,7 @@ def test_the_parts_compute_what_the_step_computes(translator):
     with torch.inference_mode():
         batch = make_batch([translator.prepare(SENTENCE).ids])
         search, _ = cost._start(translator.model, batch.src, batch.src_lengths, 2, cost._Clock(torch.device("cpu")), 1)
-        live, fin = cost._initial_beams(translator.model, search.enc, 1, 2, int(search.limits.max()))
+        live, fin = cost.initial_beams(translator.model, search.enc, 1, 2, int(search.limits.max()))
         live, fin, _ = cost._whole_step(search, live, fin, 1)
         calls = cost._component_calls(search, live, fin, 2)
         expected, _, _ = next_token_logprobs(translator.model, live.y, live.state, search.enc, search.bans)

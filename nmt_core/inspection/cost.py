@@ -43,7 +43,7 @@ from ..decoding import TokenBans, logprobs, next_token_logprobs, output_limits
 from ..fast_mode import EXACT, FastMode
 from ..limits import LimitError
 from ..model import DecoderState, EncoderOutput, Seq2Seq
-from ..search import _Finished, _initial_beams, _is_done, _Live, _reorder, _top_k_continuations, _update_finished
+from ..search import Finished, Live, initial_beams, is_done, reorder, top_k_continuations, update_finished
 from ..tokenizer import EOS_ID
 from ..translator import Translator, check_decoding
 
@@ -169,22 +169,22 @@ class _Search:
     k: int
 
 
-def _bookkeeping(s: _Search, live: _Live, fin: _Finished, t: int, logp: Tensor, state: DecoderState,
-                 attn: Tensor | None) -> tuple[_Live, _Finished, int]:
+def _bookkeeping(s: _Search, live: Live, fin: Finished, t: int, logp: Tensor, state: DecoderState,
+                 attn: Tensor | None) -> tuple[Live, Finished, int]:
     """Everything ``beam_search`` does to a step's log-probs (its own helpers, in its order, one sentence, no
     length penalty, exact stopping): returns the new live beam, the finished pool and the stop code."""
     cand = live.scores.unsqueeze(-1) + logp.view(1, s.k, -1)  # (1, k, V)
-    sel = _top_k_continuations(cand)
-    new = _reorder(live, sel, logp, attn, state)
+    sel = top_k_continuations(cand)
+    new = reorder(live, sel, logp, attn, state)
     at_limit = (s.limits_dev == t) if bool((s.limits == t).any()) else None
     if at_limit is not None or bool(sel.eos_admit.any()):
-        fin = _update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, "none", 0.0)
+        fin = update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, "none", 0.0)
     beam_records.record_step(sel, new, cand, logp, attn, False, 0)
-    code = _is_done(sel.scores, fin, s.limits_dev, t, "none", 0.0, "exact").cpu()
+    code = is_done(sel.scores, fin, s.limits_dev, t, "none", 0.0, "exact").cpu()
     return new, fin, int(code[0])
 
 
-def _whole_step(s: _Search, live: _Live, fin: _Finished, t: int) -> tuple[_Live, _Finished, int]:
+def _whole_step(s: _Search, live: Live, fin: Finished, t: int) -> tuple[Live, Finished, int]:
     """One step exactly as the search runs it: the shared decoding step, then the bookkeeping."""
     logp, state, attn = next_token_logprobs(s.model, live.y, live.state, s.enc, s.bans, s.bans.at(t - 1, s.k))
     return _bookkeeping(s, live, fin, t, logp, state, attn)
@@ -204,7 +204,7 @@ def _combine(model: Seq2Seq, context: Tensor | None, s: Tensor) -> Tensor:
     return torch.tanh(model.combine(s if context is None else torch.cat([context, s], dim=-1))).squeeze(1)
 
 
-def _component_calls(s: _Search, live: _Live, fin: _Finished, t: int) -> dict[str, Callable[[], Any]]:
+def _component_calls(s: _Search, live: Live, fin: Finished, t: int) -> dict[str, Callable[[], Any]]:
     """Each component of step ``t`` as a call on this step's real inputs (computed here once, in order)."""
     m, enc = s.model, s.enc
     emb = m.tgt_embed(live.y)
@@ -226,7 +226,7 @@ def _component_calls(s: _Search, live: _Live, fin: _Finished, t: int) -> dict[st
     return calls
 
 
-def _time_step(s: _Search, live: _Live, fin: _Finished, t: int, clock: _Clock, repeats: int) -> dict[str, float]:
+def _time_step(s: _Search, live: Live, fin: Finished, t: int, clock: _Clock, repeats: int) -> dict[str, float]:
     """Median ms of every component and of the whole step ("step") at step ``t``; the calls alternate within
     each repeat, so a burst of load elsewhere hits them all alike."""
     calls = {**_component_calls(s, live, fin, t), "step": lambda: _whole_step(s, live, fin, t)}
@@ -251,7 +251,7 @@ def _start(model: Seq2Seq, src: Tensor, lengths: Tensor, k: int, clock: _Clock,
 def _search(s: _Search, clock: _Clock, repeats: int) -> tuple[list[dict[str, float]], list[int], int]:
     """Run the beam search to its stop, timing the first ``MAX_TIMED_STEPS`` steps. Returns the timings of each
     timed step, the best finished hypothesis's tokens (as the model's positions) and the number of steps."""
-    live, fin = _initial_beams(s.model, s.enc, 1, s.k, int(s.limits.max()))
+    live, fin = initial_beams(s.model, s.enc, 1, s.k, int(s.limits.max()))
     timings, t = [], 0
     for t in range(1, int(s.limits.max()) + 1):
         following = _whole_step(s, live, fin, t)  # also the untimed warm-up of the whole step
