@@ -16,6 +16,7 @@ the processes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -288,18 +289,51 @@ def _owner(run: RunDir) -> str | None:
 
 def _run_config(run: RunDir) -> dict[str, Any] | None:
     for path in (run.config_file, run.path / "requested.yaml"):
-        try:
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
+        stamp = _stamp(path)
+        if stamp is None:
             continue
+        cfg = _parsed_config(str(path), *stamp)
+        if cfg is not None:
+            return cfg
     return None
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(mtime in ns, size) of a file, or None when it is missing: the key under which its parse is cached."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+# Why cached: every page of the studio lists the runs on every rerun (the sidebar's model picker), and parsing
+# each run's YAML and metrics again made that cost about 10 ms per run per rerun, paid by every student's click
+# in a class that has trained a few dozen runs. A file is read again as soon as its mtime or size changes, so a
+# running training's figures stay live. Callers only read the returned config.
+@functools.lru_cache(maxsize=1024)
+def _parsed_config(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+    try:
+        cfg = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _last_elapsed(path: str, mtime_ns: int, size: int) -> float | None:
+    """The training seconds of a metrics file's last record that has them (see ``_parsed_config`` for why cached)."""
+    frame = read_metrics(path)
+    if frame.empty or "elapsed_s" not in frame or not frame["elapsed_s"].notna().any():
+        return None
+    return float(frame["elapsed_s"].dropna().iloc[-1])
+
+
 def _timing(run: RunDir, state: str, step: int, max_steps: int, cfg: dict | None):
-    frame = read_metrics(run.metrics_file)
-    if frame.empty or "elapsed_s" not in frame:
+    stamp = _stamp(run.metrics_file)
+    elapsed = None if stamp is None else _last_elapsed(str(run.metrics_file), *stamp)
+    if elapsed is None:
         return None, None
-    elapsed = float(frame["elapsed_s"].dropna().iloc[-1]) if frame["elapsed_s"].notna().any() else None
     if state not in ACTIVE_STATES or not elapsed or step <= 0:
         return elapsed, None
     eta = (max_steps - step) * elapsed / step if max_steps > step else 0.0

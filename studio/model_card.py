@@ -14,7 +14,7 @@ from nmt_core import viz
 from nmt_core.checkpoint import Checkpoint
 from studio import models
 from studio.display import escape_md
-from studio.downloads import chart_with_downloads, frame_download
+from studio.downloads import chart, frame_download
 from studio.models import ModelRef
 
 
@@ -79,7 +79,7 @@ def model_card(ref: ModelRef) -> None:
     history = pd.DataFrame(ckpt.history)
     if not history.empty:
         st.subheader("How it trained")
-        chart_with_downloads(viz.training_curves(history), history, "training-curves")
+        chart(viz.training_curves, history, data=history, name="training-curves")  # one spec per server
     with st.expander("Full configuration (YAML)"):
         text = yaml.safe_dump(ckpt.config.to_dict(), sort_keys=False, allow_unicode=True)
         st.code(text, language="yaml")

@@ -1,0 +1,48 @@
+"""Listing the runs is on every page's rerun (the sidebar's model picker): each run's config and metrics are
+parsed once per version of the file, and a file that changes is read again, so a running training stays live."""
+
+from __future__ import annotations
+
+import yaml
+
+from nmt_core import runs
+from nmt_core.runs import RunDir, list_runs, run_info
+
+
+def _run(tmp_path, name="r1") -> RunDir:
+    run = RunDir(tmp_path / name)
+    run.path.mkdir(parents=True)
+    run.config_file.write_text(yaml.safe_dump({"train": {"max_steps": 100, "time_budget_s": 600}}), encoding="utf-8")
+    run.write_status("running", step=10, max_steps=100)
+    run.append_metrics({"kind": "train", "step": 10, "elapsed_s": 20.0})
+    return run
+
+
+def test_each_file_is_parsed_once_per_version_and_again_when_it_changes(tmp_path, monkeypatch):
+    run = _run(tmp_path)
+    monkeypatch.setattr(runs, "status_alive", lambda status: True)  # "running": the test's own pid is no trainer
+    parsed = []
+    real_load, real_read = yaml.safe_load, runs.read_metrics
+    monkeypatch.setattr(runs.yaml, "safe_load", lambda text: parsed.append("config") or real_load(text))
+    monkeypatch.setattr(runs, "read_metrics", lambda path: parsed.append("metrics") or real_read(path))
+    first = run_info(run.path)
+    assert first.eta_s == 180.0 and parsed == ["config", "metrics"]  # 90 steps left at 2 s a step
+    for _ in range(5):
+        assert list_runs(tmp_path)[0].eta_s == 180.0
+    assert parsed == ["config", "metrics"]  # five more listings, nothing parsed again
+    run.append_metrics({"kind": "train", "step": 20, "elapsed_s": 30.0})  # the training logs on
+    run.write_status("running", step=20, max_steps=100)
+    assert run_info(run.path).eta_s == 120.0 and parsed == ["config", "metrics", "metrics"]
+    run.config_file.write_text(yaml.safe_dump({"train": {"max_steps": 100, "time_budget_s": 60}}), encoding="utf-8")
+    assert run_info(run.path).eta_s == 30.0 and parsed[-1] == "config"  # the budget now ends it sooner
+
+
+def test_a_broken_config_falls_back_to_the_request_and_a_missing_one_to_nothing(tmp_path):
+    run = _run(tmp_path)
+    run.config_file.write_text("train: [unclosed", encoding="utf-8")
+    (run.path / "requested.yaml").write_text(yaml.safe_dump({"train": {"max_steps": 40}}), encoding="utf-8")
+    run.write_status("running", step=10)
+    assert run_info(run.path).max_steps == 40
+    run.config_file.unlink()
+    (run.path / "requested.yaml").unlink()
+    assert run_info(run.path).max_steps == 0
