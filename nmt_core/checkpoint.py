@@ -209,8 +209,15 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     return checkpoint_from_payload(payload, Path(path), device)
 
 
-def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: str | torch.device = "cpu"):
-    where = str(path) if path else "checkpoint"
+def validate_checkpoint(path: str | Path) -> None:
+    """Every check ``load_checkpoint`` makes (fields, config bounds, tokenizers, every weight's name and shape,
+    the weights' encoding), without building the model. Raises ``CheckpointError``. Why: the studio checks every
+    checkpoint it lists; building each model only to throw it away was most of a class's first page load."""
+    _validated(read_payload(path), str(path))
+
+
+def _validated(payload: dict[str, Any], where: str):
+    """(config, source and target tokenizers, the float32 state dict) of a checked payload."""
     _check_fields(payload, where)
     try:
         cfg = ExperimentConfig.from_dict(payload["config"])
@@ -223,11 +230,17 @@ def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: 
                               f"{src_tok.vocab_size}/{tgt_tok.vocab_size} pieces, model expects "
                               f"{cfg.model.src_vocab_size}/{cfg.model.tgt_vocab_size})")
     _check_shapes(cfg, payload, where)
-    model = Seq2Seq(cfg.model)
     try:
         state = expand_state(payload, where)
     except (KeyError, TypeError, AttributeError, RuntimeError) as err:
         raise CheckpointError(f"{where}: damaged weights: {str(err).splitlines()[0][:200]}") from None
+    return cfg, src_tok, tgt_tok, state
+
+
+def checkpoint_from_payload(payload: dict[str, Any], path: Path | None, device: str | torch.device = "cpu"):
+    where = str(path) if path else "checkpoint"
+    cfg, src_tok, tgt_tok, state = _validated(payload, where)
+    model = Seq2Seq(cfg.model)
     try:
         model.load_state_dict(state)
     except (RuntimeError, KeyError) as err:

@@ -109,11 +109,32 @@ def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:
     return natural.to_dict(validate=False)
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedChart:
+    """A chart as a rerun sends it. Why: Streamlit turns a spec's named datasets (lists of rows) into Arrow IPC
+    bytes on every ``vega_lite_chart`` call, which was the largest part of a cached Translate rerun; datasets that
+    are already bytes it passes through. So the conversion is done once, with the spec."""
+
+    view: dict[str, Any]  # the spec without its datasets
+    arrow: dict[str, bytes]  # the named datasets, as Streamlit's own converter makes them
+    natural_json: str  # the whole spec as JSON, for the figure downloads
+
+
+def prepared(natural: dict[str, Any]) -> PreparedChart:
+    """``natural`` split into what every rerun sends (see ``PreparedChart``)."""
+    from streamlit import dataframe_util  # the converter Streamlit itself runs on a spec's datasets
+
+    datasets = natural.get("datasets") or {}
+    return PreparedChart({k: v for k, v in natural.items() if k != "datasets"},
+                         {str(k): dataframe_util.convert_anything_to_arrow_bytes(v) for k, v in datasets.items()},
+                         json.dumps(natural))
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
-def _shared_spec(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> dict[str, Any]:
-    """One chart's spec for every session: keyed on the viz function's name and its arguments' fingerprint
-    (``_build`` is not hashed: its leading underscore tells Streamlit so)."""
-    return _natural_spec(_build())
+def _shared_chart(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> PreparedChart:
+    """One chart for every session: keyed on the viz function's name and its arguments' fingerprint (``_build``
+    is not hashed: its leading underscore tells Streamlit so)."""
+    return prepared(_natural_spec(_build()))
 
 
 def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: str, **kwargs: Any) -> None:
@@ -122,28 +143,30 @@ def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: 
     try:
         key = fingerprint((args, kwargs))
     except TypeError:  # an argument without a readable content: build it for this rerun only
-        _show_spec(_natural_spec(build(*args, **kwargs)), data, name)
+        _show(prepared(_natural_spec(build(*args, **kwargs))), data, name)
         return
-    spec = _shared_spec(f"{build.__module__}.{build.__qualname__}", key, lambda: build(*args, **kwargs))
-    _show_spec(spec, data, name)
+    _show(_shared_chart(f"{build.__module__}.{build.__qualname__}", key, lambda: build(*args, **kwargs)), data, name)
 
 
 def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str) -> None:
     """Show an Altair chart (hover tooltips come from the chart) fitted to its column (``on_screen``), with
     downloads of its data (CSV or JSON, see ``data_bytes``) and of the figure as SVG and PNG at its natural
     size (projector mode enlarges both)."""
-    _show_spec(_natural_spec(fig), data, name)
+    _show(prepared(_natural_spec(fig)), data, name)
 
 
-def _show_spec(natural: dict[str, Any], data: Any, name: str) -> None:
+def _show(figure: PreparedChart, data: Any, name: str) -> None:
     big = state.projector()
-    spec, fits = on_screen(natural, big)
-    st.vega_lite_chart(spec, width="stretch" if fits else "content")
+    spec, fits = on_screen(figure.view, big)
+    st.vega_lite_chart({**spec, "datasets": figure.arrow} if figure.arrow else spec,
+                       width="stretch" if fits else "content")
     ext, mime = ("csv", "text/csv") if isinstance(data, pd.DataFrame) else ("json", "application/json")
     cols = st.columns(3, gap="small", width=420)
     cols[0].download_button(f"{ext.upper()} data", lambda: data_bytes(data), f"{name}.{ext}", mime,
                             key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
-    _figure_buttons(lambda: json.dumps(projected(natural, big) if big else natural), name, cols[1], cols[2])
+    natural = figure.natural_json
+    _figure_buttons(lambda: json.dumps(projected(json.loads(natural), big)) if big else natural, name, cols[1],
+                    cols[2])
 
 
 def figure_downloads(fig: alt.TopLevelMixin, name: str) -> None:

@@ -13,6 +13,7 @@ from nmt_core.checkpoint import (
     load_checkpoint,
     make_payload,
     save_checkpoint,
+    validate_checkpoint,
 )
 from nmt_core.tokenizer import TokenizerPair
 
@@ -51,55 +52,62 @@ class Evil:
         return (os.system, ("echo pwned > /tmp/nmt_studio_pwned",))
 
 
-def test_pickle_with_code_is_refused(tmp_path):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_pickle_with_code_is_refused(tmp_path, check):
     path = tmp_path / "evil.pt"
     torch.save({"format": "nmt-studio-checkpoint", "payload": Evil()}, path)
     with pytest.raises(CheckpointError, match="refused"):
-        load_checkpoint(path)
+        check(path)
     assert not os.path.exists("/tmp/nmt_studio_pwned")
 
 
-def test_plain_pickle_file_is_refused(tmp_path):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_plain_pickle_file_is_refused(tmp_path, check):
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError) as err:
-        load_checkpoint(path)
+        check(path)
     assert "\n" not in str(err.value)
 
 
-def test_truncated_file(saved, tmp_path):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_truncated_file(saved, tmp_path, check):
     data = saved.read_bytes()
     cut = tmp_path / "cut.pt"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
-        load_checkpoint(cut)
+        check(cut)
 
 
-def test_unknown_format_version(tmp_path, tiny_config, tiny_model, tiny_tokenizers):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_unknown_format_version(tmp_path, tiny_config, tiny_model, tiny_tokenizers, check):
     payload = make_payload(tiny_config, tiny_model, tiny_tokenizers, step=0)
     payload["format_version"] = FORMAT_VERSION + 1
     save_checkpoint(payload, tmp_path / "v2.pt")
     with pytest.raises(CheckpointError, match="format version"):
-        load_checkpoint(tmp_path / "v2.pt")
+        check(tmp_path / "v2.pt")
 
 
-def test_foreign_checkpoint(tmp_path):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_foreign_checkpoint(tmp_path, check):
     torch.save({"model": {"w": torch.zeros(2)}}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not an NMT Studio checkpoint"):
-        load_checkpoint(tmp_path / "other.pt")
+        check(tmp_path / "other.pt")
 
 
-def test_vocabulary_mismatch(tmp_path, tiny_config, tiny_model, tiny_tokenizers):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_vocabulary_mismatch(tmp_path, tiny_config, tiny_model, tiny_tokenizers, check):
     payload = make_payload(tiny_config, tiny_model, tiny_tokenizers, step=0)
     payload["config"]["model"]["tgt_vocab_size"] += 3  # weights and config for another vocabulary
     save_checkpoint(payload, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="vocabulary does not match"):
-        load_checkpoint(tmp_path / "mismatch.pt")
+        check(tmp_path / "mismatch.pt")
 
 
-def test_missing_file(tmp_path):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_missing_file(tmp_path, check):
     with pytest.raises(CheckpointError, match="no such checkpoint"):
-        load_checkpoint(tmp_path / "nope.pt")
+        check(tmp_path / "nope.pt")
 
 
 def test_failed_save_leaves_previous_file_intact(saved, monkeypatch, tiny_config, tiny_model, tiny_tokenizers):

@@ -196,3 +196,28 @@ def test_translator_target_piece_explains_itself(tmp_path):
         tr.target_piece("qqqq")
     with pytest.raises(ValueError, match="type the target word"):
         tr.target_piece("   ")
+
+
+def test_a_class_opening_the_studio_at_once_checks_each_checkpoint_once(tmp_path, monkeypatch):
+    """30 sessions listing the models in the same instant: one validates the file, the others wait for its
+    answer (an lru_cache alone lets every concurrent caller miss and check the file again)."""
+    import threading
+    import time
+
+    from studio import models
+
+    calls = []
+
+    def slow_check(path):
+        calls.append(path)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(models, "validate_checkpoint", slow_check)
+    path = str(tmp_path / "class.pt")
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(models.problem(path, 1.0, 7))) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [None] * 12 and calls == [path]

@@ -22,7 +22,7 @@ from conftest_app import studio_folder, tiny_checkpoint
 from streamlit.testing.v1 import AppTest
 
 from nmt_core import jobs
-from nmt_core.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint
+from nmt_core.checkpoint import CheckpointError, load_checkpoint, read_payload, save_checkpoint, validate_checkpoint
 from nmt_core.cli import main
 from nmt_core.config import ConfigError, ExperimentConfig, load_config
 from nmt_core.corpus import CorpusError, read_csv, read_tsv
@@ -113,11 +113,13 @@ def _rss_mb() -> float:
     ("hidden_size", 1024, "weights do not fit the model config: 'encoder.layers.0.weight_ih_l0'"),
     ("hidden_size", "big", "model.hidden_size must be a number"),
 ])
-def test_checkpoint_configs_are_checked_before_allocation(tmp_path, field, value, message):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_checkpoint_configs_are_checked_before_allocation(tmp_path, field, value, message, check):
+    """``validate_checkpoint`` (the studio's check of every listed file) refuses what loading refuses."""
     path = _mutated(tmp_path, lambda p: p["config"]["model"].__setitem__(field, value))
     before = _rss_mb()
     with pytest.raises(CheckpointError, match=message) as err:
-        load_checkpoint(path)
+        check(path)
     assert "\n" not in str(err.value)
     assert _rss_mb() - before < 300  # nothing near the gigabytes the config claims
 
@@ -126,10 +128,11 @@ def test_checkpoint_configs_are_checked_before_allocation(tmp_path, field, value
     ("step", "abc", "field 'step' must be a whole number"), ("metrics", [1], "field 'metrics' must be a mapping"),
     ("src_spm", "text", "field 'src_spm' must be"), ("model_state", {"x": 1}, "non-tensor entries"),
 ])
-def test_every_malformed_checkpoint_field_gets_its_own_reason(tmp_path, field, value, message):
+@pytest.mark.parametrize("check", [load_checkpoint, validate_checkpoint], ids=["load", "validate"])
+def test_every_malformed_checkpoint_field_gets_its_own_reason(tmp_path, field, value, message, check):
     path = _mutated(tmp_path, lambda p: p.__setitem__(field, value))
     with pytest.raises(CheckpointError, match=message):
-        load_checkpoint(path)
+        check(path)
 
 
 @pytest.mark.parametrize("content,message", [
