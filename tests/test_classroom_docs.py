@@ -46,3 +46,48 @@ def test_the_run_listing_figures_are_the_saved_ones():
     costs = json.loads((ROOT / "docs" / "classroom" / "burst-30.json").read_text(encoding="utf-8"))["costs"]
     hit = next(c for c in costs if c["page"] == "Translate" and "cache hit" in c["kind"])
     assert forty["parsed_every_rerun_ms"] / 1000 > hit["server_cpu_s"]
+
+
+def _doc(name: str) -> dict:
+    return json.loads((ROOT / "docs" / "classroom" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _span(values, fmt: str = "{:.2f}") -> str:
+    low, high = (fmt.format(v) for v in (min(values), max(values)))
+    return low if low == high else f"{low}–{high}"
+
+
+def test_the_sentences_around_the_tables_say_what_the_runs_say():
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    flat = " ".join(text.split())
+    working = [_doc(n)["working"] for n in ("work-30-translate", "work-30-four-pages")]
+    busy = _span([w["server_cores_busy"] for w in working])
+    assert f"Median {_span([w['translation_s']['median'] for w in working])} s to see the translation" in flat
+    assert f"The server was busy {busy} cores on average" in flat
+    per = _span([w["server_cpu_per_interaction_s"] for w in working])
+    assert f"30 students kept {busy} cores busy at {per}" in flat
+    per_process = 0.6 / (max(w["server_cores_busy"] for w in working) / 30)
+    assert f"30 ≈ {per_process:.0f} students" in flat and per_process >= 50  # "about 50 students per studio process"
+    burst, two = _doc("burst-30")["rounds"], _doc("burst-30-two-replicas")["rounds"]
+    assert f"Median {_span([r['translation_s']['median'] for r in burst], '{:.1f}')} s to the translation" in flat
+    assert f"The round costs the server {_span([r['server_cpu_s'] for r in burst], '{:.1f}')} CPU seconds" in flat
+    assert f"median of {_span([r['translation_s']['median'] for r in two])} s" in flat
+    assert f"missed by {two[0]['translation_s']['median'] - 1:.2f} s in the first" in flat
+    assert two[1]["translation_s"]["median"] <= 1 < two[0]["translation_s"]["median"]  # "met in the second round"
+    before = [_doc(n)["rounds"] for n in ("burst-30-before-this-stop", "burst-30-before-this-stop-2")]
+    cold = _doc("burst-30-cold-after")["rounds"]
+    first = sorted(r[0]["first_load_s"]["median"] for r in before)
+    assert f"took {first[0]:.1f}–{first[1]:.1f} s (median; two runs" in flat
+    assert f"and {cold[0]['first_load_s']['median']:.1f} s after it" in flat
+    cpu_before = [x["server_cpu_per_interaction_s"] for r in before for x in r]
+    cpu_arrow = [x["server_cpu_per_interaction_s"] for x in _doc("burst-30-arrow-only")["rounds"]]
+    assert f"fell from {_span(cpu_before, '{:.3f}')} s to {_span(cpu_arrow, '{:.3f}')} s" in flat
+    assert max(cpu_arrow) < min(cpu_before)
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"see their translation in {_span([w['translation_s']['median'] for w in working])} s" in readme
+    assert f"wait {_span([r['translation_s']['median'] for r in burst], '{:.1f}')} s with one process" in readme
+    assert f"and {_span([r['translation_s']['median'] for r in two], '{:.1f}')} s with two" in readme
+    deploy = " ".join((ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    assert f"30 such students kept {busy} cores busy" in deploy and "S ≈ 50" in deploy
+    assert "(median; p95 under 0.35 s)" in readme and max(w["translation_s"]["p95"] for w in working) < 0.35
+    assert "p95 under 1.4 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.4
