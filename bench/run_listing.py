@@ -49,7 +49,7 @@ def make_runs(root: Path, count: int, records: int) -> None:
 
 
 def clear_caches() -> None:
-    runs._parsed_config.cache_clear()
+    runs._config_limits.cache_clear()
     runs._last_elapsed.cache_clear()
 
 
@@ -74,7 +74,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15, help="timed listings per setting (1..100)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    counts = [int(c) for c in args.runs.split(",") if c.strip()]
+    try:
+        counts = [int(c) for c in args.runs.split(",") if c.strip()]
+    except ValueError:
+        parser.error(f"--runs must be comma-separated whole numbers, got {args.runs!r}")
     for name, values, low, high in (("--runs", counts, 1, 500), ("--records", [args.records], 1, 20000),
                                     ("--repeats", [args.repeats], 1, 100)):
         if not values or any(not low <= v <= high for v in values):

@@ -23,7 +23,7 @@ from .hypotheses import BeamResult, Hypothesis
 from .tokenizer import BOS_ID, EOS_ID
 
 if TYPE_CHECKING:
-    from .search import Finished, Live, Selection
+    from .search import BeamSelection, FinishedPool, LiveBeams
 
 STOP_REASONS = ("running", "bound", "max length", "no live hypotheses")
 
@@ -46,7 +46,7 @@ class StepRecord:
     rejected_mask: Tensor | None = None  # ... True where not kept (at most top_n per parent)
 
 
-def record_step(sel: Selection, new: Live, cand: Tensor, logp: Tensor, attn: Tensor | None, record: bool,
+def record_step(sel: BeamSelection, new: LiveBeams, cand: Tensor, logp: Tensor, attn: Tensor | None, record: bool,
                  top_n: int) -> StepRecord:
     b, k, v = cand.shape
     # clone() the columns: a view would keep this step's whole (B*k, V) tensors alive until the end
@@ -86,9 +86,9 @@ def _stack_records(records: list[tuple[Tensor, StepRecord]], batch: int) -> dict
     return stacked
 
 
-def collect_results(records: list[tuple[Tensor, StepRecord]], fin: Finished, codes: list[int], stops: list[int],
-             src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
-             tgt_tokenizer: Any) -> list[BeamResult]:
+def collect_results(records: list[tuple[Tensor, StepRecord]], fin: FinishedPool, codes: list[int], stops: list[int],
+                    src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
+                    tgt_tokenizer: Any) -> list[BeamResult]:
     """Move everything to the host once and build per-sentence hypotheses and traces."""
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
     stacked = _stack_records(records, src.shape[0])  # (B, T, ...)

@@ -210,13 +210,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
 
 
 def validate_checkpoint(path: str | Path) -> None:
-    """Every check ``load_checkpoint`` makes (fields, config bounds, tokenizers, every weight's name and shape,
-    the weights' encoding), without building the model. Raises ``CheckpointError``. Why: the studio checks every
+    """The checks ``load_checkpoint`` makes before it builds the model (fields, config bounds, tokenizers, every
+    weight's name and shape, the weights' encoding); only ``load_state_dict`` itself is left out, and the names
+    and shapes it would compare are already checked. Raises ``CheckpointError``. Why: the studio checks every
     checkpoint it lists; building each model only to throw it away was most of a class's first page load."""
     _validated(read_payload(path), str(path))
 
 
-def _validated(payload: dict[str, Any], where: str):
+def _validated(payload: dict[str, Any], where: str) -> tuple[ExperimentConfig, Tokenizer, Tokenizer, dict[str, Any]]:
     """(config, source and target tokenizers, the float32 state dict) of a checked payload."""
     _check_fields(payload, where)
     try:

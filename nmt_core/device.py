@@ -35,7 +35,12 @@ def autocast(device: torch.device, enabled: bool = True):
 
 def physical_cores() -> int:
     """CPU cores this process may use: the physical cores of its CPU affinity (SMT siblings share one), fewer
-    when its cgroup has a CPU quota (``cpu_quota``)."""
+    when its cgroup's CPU quota allows fewer (``quota_cores``)."""
+    return quota_cores() or affinity_cores()
+
+
+def affinity_cores() -> int:
+    """The physical cores of this process's CPU affinity, each counted once (SMT siblings share one)."""
     try:
         cpus = os.sched_getaffinity(0)
     except AttributeError:  # not Linux
@@ -46,8 +51,16 @@ def physical_cores() -> int:
             cores.add(Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip())
         except OSError:
             cores.add(str(cpu))
+    return max(1, len(cores))
+
+
+def quota_cores() -> int | None:
+    """The whole cores a cgroup CPU quota allows (at least 1) when that is fewer than ``affinity_cores``, else
+    None: a quota at or above the cores changes nothing."""
     quota = cpu_quota()
-    return max(1, min(len(cores), int(quota) if quota is not None else len(cores)))
+    if quota is None or quota >= affinity_cores():
+        return None
+    return max(1, int(quota))
 
 
 def cpu_quota(root: Path = Path("/sys/fs/cgroup"), cgroup: Path = Path("/proc/self/cgroup")) -> float | None:
@@ -55,30 +68,45 @@ def cpu_quota(root: Path = Path("/sys/fs/cgroup"), cgroup: Path = Path("/proc/se
     when there is none. Why: such a container sees every core of the host in its affinity and in
     ``/proc/stat``, but the kernel lets it run only this much; threads beyond it are throttled in turns, as
     threads beside a busy loop are (docs/benchmarks.md, "Threads"). Reads cgroup v2's ``cpu.max`` and v1's
-    ``cpu.cfs_quota_us``/``cpu.cfs_period_us``, at the process's own cgroup and at the mount's root (what a
-    container sees as its own)."""
+    ``cpu.cfs_quota_us``/``cpu.cfs_period_us`` in the process's own cgroup, every cgroup above it and the mount's
+    root (what a container sees as its own), and returns the smallest: the kernel enforces every one of them."""
     try:
         lines = cgroup.read_text().splitlines()
     except OSError:
         return None
-    places: list[tuple[str, Path]] = []
+    quotas = []
     for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":  # cgroup v2
-            places += [("v2", root / path.lstrip("/")), ("v2", root)]
-        elif "cpu" in controllers.split(","):
-            places += [("v1", root / controllers / path.lstrip("/")), ("v1", root / controllers)]
-    for version, place in places:
-        try:
-            if version == "v2":
-                quota, period = (place / "cpu.max").read_text().split()[:2]
-            else:
-                quota, period = ((place / f"cpu.cfs_{name}_us").read_text().strip() for name in ("quota", "period"))
-        except (OSError, ValueError):
+        fields = line.split(":", 2)
+        if len(fields) != 3:
             continue
-        if quota not in ("max", "-1") and float(period) > 0:
-            return float(quota) / float(period)
-    return None
+        _, controllers, path = fields
+        if controllers == "":  # cgroup v2
+            quotas += [_quota(place, "v2") for place in _up_from(root, path)]
+        elif "cpu" in controllers.split(","):
+            for mount in dict.fromkeys([root / controllers, root / "cpu"]):
+                quotas += [_quota(place, "v1") for place in _up_from(mount, path)]
+    found = [q for q in quotas if q is not None]
+    return min(found) if found else None
+
+
+def _up_from(mount: Path, path: str) -> list[Path]:
+    """``mount``/``path`` and every folder above it, up to ``mount``."""
+    parts = [p for p in path.split("/") if p and p != ".."]
+    return [mount.joinpath(*parts[:n]) for n in range(len(parts), -1, -1)]
+
+
+def _quota(place: Path, version: str) -> float | None:
+    try:
+        if version == "v2":
+            quota, period = (place / "cpu.max").read_text().split()[:2]
+        else:
+            quota, period = ((place / f"cpu.cfs_{name}_us").read_text().strip() for name in ("quota", "period"))
+        if quota in ("max", "-1"):
+            return None
+        quota_s, period_s = float(quota), float(period)
+    except (OSError, ValueError):
+        return None
+    return quota_s / period_s if quota_s > 0 and period_s > 0 else None
 
 
 def default_threads() -> int:

@@ -268,16 +268,14 @@ def run_info(path: str | Path) -> RunInfo:
     just_started = state == "starting" and time.time() - float(status.get("updated_at", 0)) < 10
     if state in ACTIVE_STATES and not status_alive(status) and not just_started:
         state = "died"
-    cfg = _run_config(run)
-    max_steps = int(status.get("max_steps") or (cfg or {}).get("train", {}).get("max_steps") or 0)
+    config_steps, budget = _run_limits(run)
+    max_steps = int(status.get("max_steps") or config_steps or 0)
     step = int(status.get("step") or 0)
-    elapsed, eta = _timing(run, state, step, max_steps, cfg)
+    elapsed, eta = _timing(run, state, step, max_steps, budget)
     best = status.get("best_bleu")
-    budget = (cfg or {}).get("train", {}).get("time_budget_s")
     return RunInfo(run.path.name, run.path, state, step, max_steps,
                    None if best is None or best < 0 else float(best), str(status.get("message", "")),
-                   eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists(),
-                   float(budget) if isinstance(budget, int | float) and budget > 0 else None, _owner(run))
+                   eta, elapsed, run.best_checkpoint.exists(), run.last_checkpoint.exists(), budget, _owner(run))
 
 
 def _owner(run: RunDir) -> str | None:
@@ -287,15 +285,17 @@ def _owner(run: RunDir) -> str | None:
         return None
 
 
-def _run_config(run: RunDir) -> dict[str, Any] | None:
+def _run_limits(run: RunDir) -> tuple[int, float | None]:
+    """(train.max_steps, train.time_budget_s) of the run's config, else of its request: (0, None) without one."""
     for path in (run.config_file, run.path / "requested.yaml"):
         stamp = _stamp(path)
-        if stamp is None:
-            continue
-        cfg = _parsed_config(str(path), *stamp)
-        if cfg is not None:
-            return cfg
-    return None
+        try:
+            limits = None if stamp is None else _config_limits(str(path), *stamp)
+        except OSError:  # gone or unreadable right now: not remembered, read again next time
+            limits = None
+        if limits is not None:
+            return limits
+    return 0, None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
@@ -308,28 +308,34 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 # Why cached: every page of the studio lists the runs on every rerun (the sidebar's model picker), and parsing
-# each run's YAML and metrics again made that cost about 10 ms per run per rerun, paid by every student's click
-# in a class that has trained a few dozen runs. A file is read again as soon as its mtime or size changes, so a
-# running training's figures stay live. Callers only read the returned config.
+# each run's YAML and metrics again made that cost 11-13 ms per run per rerun, paid by every student's click in a
+# class that has trained a few dozen runs (docs/benchmarks.md, "Classroom load"). A file is read again as soon as
+# its mtime or size changes, so a running training's figures stay live. Only immutable values are cached, and a
+# file that cannot be read raises (OSError is not cached).
 @functools.lru_cache(maxsize=1024)
-def _parsed_config(path: str, mtime_ns: int, size: int) -> dict[str, Any] | None:
+def _config_limits(path: str, mtime_ns: int, size: int) -> tuple[int, float | None] | None:
     try:
         cfg = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except yaml.YAMLError:
         return None
-    return cfg if isinstance(cfg, dict) else None
+    train = cfg.get("train") if isinstance(cfg, dict) else None
+    if not isinstance(train, dict):
+        return None if not isinstance(cfg, dict) else (0, None)
+    steps, budget = train.get("max_steps"), train.get("time_budget_s")
+    return (steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else 0,
+            float(budget) if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0 else None)
 
 
 @functools.lru_cache(maxsize=1024)
 def _last_elapsed(path: str, mtime_ns: int, size: int) -> float | None:
-    """The training seconds of a metrics file's last record that has them (see ``_parsed_config`` for why cached)."""
+    """The training seconds of a metrics file's last record that has them (see ``_config_limits`` for why cached)."""
     frame = read_metrics(path)
     if frame.empty or "elapsed_s" not in frame or not frame["elapsed_s"].notna().any():
         return None
     return float(frame["elapsed_s"].dropna().iloc[-1])
 
 
-def _timing(run: RunDir, state: str, step: int, max_steps: int, cfg: dict | None):
+def _timing(run: RunDir, state: str, step: int, max_steps: int, budget: float | None):
     stamp = _stamp(run.metrics_file)
     elapsed = None if stamp is None else _last_elapsed(str(run.metrics_file), *stamp)
     if elapsed is None:
@@ -337,7 +343,6 @@ def _timing(run: RunDir, state: str, step: int, max_steps: int, cfg: dict | None
     if state not in ACTIVE_STATES or not elapsed or step <= 0:
         return elapsed, None
     eta = (max_steps - step) * elapsed / step if max_steps > step else 0.0
-    budget = (cfg or {}).get("train", {}).get("time_budget_s")
     if budget:
         eta = min(eta, max(0.0, float(budget) - elapsed))
     return elapsed, eta

@@ -94,10 +94,10 @@ def greedy_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, max_ratio
 
 
 # --------------------------------------------------------------------------------------- beam search
-# The parts of a beam step (Live, Finished, Selection and the functions on them) are public so that the Cost
-# X-ray (``inspection/cost.py``) times exactly the functions the search runs, not a copy of them.
+# The parts of a beam step (LiveBeams, FinishedPool, BeamSelection and the functions on them) are public so that
+# the Cost X-ray (``inspection/cost.py``) times exactly the functions the search runs, not a copy of them.
 @dataclass
-class Live:
+class LiveBeams:
     """The k live hypotheses of every sentence, flattened to B*k model rows (sentence-major)."""
 
     scores: Tensor  # (B, k) cumulative log-probs; -inf marks an empty slot
@@ -109,7 +109,7 @@ class Live:
 
 
 @dataclass
-class Finished:
+class FinishedPool:
     """The k best finished hypotheses per sentence, best first, padded to the longest cap L."""
 
     score: Tensor  # (B, k) penalised score; -inf for an empty entry
@@ -122,14 +122,14 @@ class Finished:
 
 
 @dataclass
-class Selection:
+class BeamSelection:
     scores: Tensor  # (B, k) cumulative log-probs of the new live hypotheses
     parent: Tensor  # (B, k) their slot in the previous beam
     token: Tensor  # (B, k) their last token
     eos_admit: Tensor  # (B, k) bool: slot j's </s> continuation ranks among the sentence's k best
 
 
-def top_k_continuations(cand: Tensor) -> Selection:
+def top_k_continuations(cand: Tensor) -> BeamSelection:
     """cand: (B, k, V) cumulative scores of every continuation. The top 2k over k*V hold at most k
     </s> continuations (one per parent), so they always contain the k best unfinished ones."""
     b, k, v = cand.shape
@@ -140,10 +140,10 @@ def top_k_continuations(cand: Tensor) -> Selection:
     eos_admit = eos_admit.scatter_add_(1, top_idx[:, :k] // v, admitted.long()) > 0
     live_scores, pos = top_scores.masked_fill(is_eos, NEG_INF).topk(k, dim=1)  # (B, k)
     live_idx = top_idx.gather(1, pos)
-    return Selection(live_scores, live_idx // v, live_idx % v, eos_admit)
+    return BeamSelection(live_scores, live_idx // v, live_idx % v, eos_admit)
 
 
-def reorder(live: Live, sel: Selection, logp: Tensor, attn: Tensor | None, state: DecoderState) -> Live:
+def reorder(live: LiveBeams, sel: BeamSelection, logp: Tensor, attn: Tensor | None, state: DecoderState) -> LiveBeams:
     """Follow the backpointers: the same row index reorders the decoder state (h, c, input feed),
     the token history and the attention history, so every hypothesis keeps its own."""
     b, k = sel.parent.shape
@@ -155,7 +155,7 @@ def reorder(live: Live, sel: Selection, logp: Tensor, attn: Tensor | None, state
     attention = None
     if attn is not None:
         attention = torch.cat([live.attention.index_select(0, rows), attn.index_select(0, rows).unsqueeze(1)], 1)
-    return Live(sel.scores, y, tokens, token_lp, attention, state.index_select(rows))
+    return LiveBeams(sel.scores, y, tokens, token_lp, attention, state.index_select(rows))
 
 
 def _pad_to(x: Tensor, length: int, value: float) -> Tensor:
@@ -166,8 +166,8 @@ def _pad_to(x: Tensor, length: int, value: float) -> Tensor:
     return torch.cat([x, x.new_full(shape, value)], dim=1)
 
 
-def update_finished(fin: Finished, prev: Live, new: Live, sel: Selection, cand: Tensor, logp: Tensor,
-                     attn: Tensor | None, t: int, at_limit: Tensor | None, mode: str, alpha: float) -> Finished:
+def update_finished(fin: FinishedPool, prev: LiveBeams, new: LiveBeams, sel: BeamSelection, cand: Tensor, logp: Tensor,
+                    attn: Tensor | None, t: int, at_limit: Tensor | None, mode: str, alpha: float) -> FinishedPool:
     """Merge this step's finished hypotheses into the pool and keep the k best by penalised score:
     </s> continuations admitted by ``top_k_continuations`` and, for sentences at their cap, the live ones."""
     b, k, v = cand.shape
@@ -195,12 +195,12 @@ def update_finished(fin: Finished, prev: Live, new: Live, sel: Selection, cand: 
         s = fin.attention.shape[-1]
         attention = gather(torch.cat([fin.attention] + [_pad_to(p[4], big_l, 0.0).view(b, k, big_l, s)
                                                         for p in parts], dim=1))
-    return Finished(best_score, gather(logprob), gather(key), gather(length), gather(tokens), gather(token_lp),
+    return FinishedPool(best_score, gather(logprob), gather(key), gather(length), gather(tokens), gather(token_lp),
                      attention)
 
 
-def is_done(live_scores: Tensor, fin: Finished, limits: Tensor, t: int, mode: str, alpha: float,
-             stopping: str) -> Tensor:
+def is_done(live_scores: Tensor, fin: FinishedPool, limits: Tensor, t: int, mode: str, alpha: float,
+            stopping: str) -> Tensor:
     """(B,) stop code: 0 running, 1 bound, 2 max length, 3 no live hypotheses (see the module docstring).
     Bound: max over live of L / lp(cap) (``exact``) or L / lp(t + 1) (``heuristic``) <= the k-th best
     finished score; ``never`` ignores the bound."""
@@ -292,28 +292,28 @@ def _fields(x: Any) -> list[Any]:
     return [getattr(x, name) for name in x.__dataclass_fields__]
 
 
-def _keep_sentences(live: Live, fin: Finished, enc: EncoderOutput, keep: Tensor,
-                    k: int) -> tuple[Live, Finished, EncoderOutput]:
+def _keep_sentences(live: LiveBeams, fin: FinishedPool, enc: EncoderOutput, keep: Tensor,
+                    k: int) -> tuple[LiveBeams, FinishedPool, EncoderOutput]:
     """Drop the sentences that stopped: keep the rows of ``keep`` (positions among the searching
     sentences) in the live beams, their k model rows each, the pool and the encoder output."""
     rows = (keep.unsqueeze(1) * k + torch.arange(k, device=keep.device)).view(-1)  # (len(keep) * k,)
     pick = lambda x: None if x is None else x.index_select(0, rows)  # noqa: E731
-    live = Live(live.scores.index_select(0, keep), pick(live.y), pick(live.tokens), pick(live.token_lp),
+    live = LiveBeams(live.scores.index_select(0, keep), pick(live.y), pick(live.tokens), pick(live.token_lp),
                  pick(live.attention), live.state.index_select(rows))
-    fin = Finished(*(None if x is None else x.index_select(0, keep) for x in _fields(fin)))
+    fin = FinishedPool(*(None if x is None else x.index_select(0, keep) for x in _fields(fin)))
     return live, fin, enc.index_select(rows)
 
 
-def _write_rows(pool: Finished, fin: Finished, active: Tensor, stopped: Tensor) -> Finished:
+def _write_rows(pool: FinishedPool, fin: FinishedPool, active: Tensor, stopped: Tensor) -> FinishedPool:
     """Copy the pool entries of the sentences that just stopped (``stopped`` marks rows of ``fin``,
     whose sentences are ``active``) into the pool of the whole batch."""
     rows = stopped.nonzero().view(-1)
     where = active.index_select(0, rows)
-    return Finished(*(None if whole is None else whole.index_copy(0, where, part.index_select(0, rows))
+    return FinishedPool(*(None if whole is None else whole.index_copy(0, where, part.index_select(0, rows))
                        for whole, part in zip(_fields(pool), _fields(fin))))
 
 
-def initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[Live, Finished]:
+def initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int) -> tuple[LiveBeams, FinishedPool]:
     """One live hypothesis (<s>, score 0) per sentence in slot 0; the other slots empty (-inf)."""
     device, dtype = enc.outputs.device, enc.outputs.dtype
     dtype = torch.float64 if dtype == torch.float64 else torch.float32
@@ -321,12 +321,12 @@ def initial_beams(model: Seq2Seq, enc: EncoderOutput, b: int, k: int, big_l: int
     scores[:, 0] = 0.0
     s = enc.outputs.shape[1]
     attention = None if model.attention is None else torch.zeros(b * k, 0, s, dtype=dtype, device=device)
-    live = Live(scores, torch.full((b * k,), BOS_ID, dtype=torch.long, device=device),
+    live = LiveBeams(scores, torch.full((b * k,), BOS_ID, dtype=torch.long, device=device),
                  torch.zeros(b * k, 0, dtype=torch.long, device=device),
                  torch.zeros(b * k, 0, dtype=dtype, device=device),
                  attention, model.init_state(enc))
     empty = torch.full((b, k), NEG_INF, dtype=dtype, device=device)
-    fin = Finished(empty, empty.clone(), torch.zeros(b, k, dtype=torch.long, device=device),
+    fin = FinishedPool(empty, empty.clone(), torch.zeros(b, k, dtype=torch.long, device=device),
                     torch.zeros(b, k, dtype=torch.long, device=device),
                     torch.full((b, k, big_l), PAD_ID, dtype=torch.long, device=device),
                     torch.zeros(b, k, big_l, dtype=dtype, device=device),

@@ -13,7 +13,7 @@ Measurements: docs/benchmarks.md, "Threads".
 
 Only the CPUs this process may run on are read. Under a CPU quota (``docker run --cpus``, a Kubernetes CPU
 limit) ``/proc/stat`` counts the whole host, whose other work says nothing about this container's share: there
-the threads are fixed at the quota's whole cores (``device.cpu_quota``) and ``/proc/stat`` is not read.
+the threads are fixed at the quota's whole cores (``device.quota_cores``) and ``/proc/stat`` is not read.
 
 ``train.threads`` (or ``--threads``) set by the user is a fixed count; unset, it is this governor's ceiling (the
 physical cores). Without ``/proc/stat`` (not Linux) the governor keeps the ceiling.
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .device import cpu_quota, default_threads, physical_cores, set_threads
+from .device import default_threads, physical_cores, quota_cores, set_threads
 from .limits import check
 
 # Other processes may use this much of a core before a thread gives it up: an idle desktop or a studio between
@@ -74,7 +74,7 @@ class ThreadGovernor:
         never lowered), checked against its bound in ``limits.py``; unset (None) is governed."""
         if threads is not None:
             return cls(check("train.threads", threads, label), busy=lambda: None)
-        if cpu_quota() is not None:  # the host's /proc/stat does not measure this container's share
+        if quota_cores() is not None:  # the host's /proc/stat does not measure this container's share
             return cls(default_threads(), busy=lambda: None)
         return cls(default_threads())
 

@@ -110,31 +110,41 @@ def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:
 
 
 @dataclasses.dataclass(frozen=True)
-class PreparedChart:
+class ChartPayload:
     """A chart as a rerun sends it. Why: Streamlit turns a spec's named datasets (lists of rows) into Arrow IPC
-    bytes on every ``vega_lite_chart`` call, which was the largest part of a cached Translate rerun; datasets that
-    are already bytes it passes through. So the conversion is done once, with the spec."""
+    bytes on every ``vega_lite_chart`` call, and passes datasets that already are bytes through. For one student
+    that is about a hundredth of a second, but in a class's burst every session pays it at once
+    (docs/benchmarks.md, "Classroom load"), so a cached chart carries its datasets converted once."""
 
-    view: dict[str, Any]  # the spec without its datasets
-    arrow: dict[str, bytes]  # the named datasets, as Streamlit's own converter makes them
-    natural_json: str  # the whole spec as JSON, for the figure downloads
+    view: dict[str, Any]  # the spec without the datasets converted below
+    arrow: dict[str, bytes]  # named datasets as Arrow IPC, made by Streamlit's own converter
+    natural_json: str | None = None  # the whole spec as JSON (cached charts: cheap to copy out of the cache)
+    natural: dict[str, Any] | None = None  # the whole spec (other charts: dumped only when a figure is asked for)
+
+    def spec_json(self) -> str:
+        return self.natural_json if self.natural_json is not None else json.dumps(self.natural)
 
 
-def prepared(natural: dict[str, Any]) -> PreparedChart:
-    """``natural`` split into what every rerun sends (see ``PreparedChart``)."""
+def chart_payload(natural: dict[str, Any], *, cached: bool) -> ChartPayload:
+    """``natural`` split into what every rerun sends (``ChartPayload``). Only tables (lists of rows) are
+    converted; anything else (GeoJSON, for one) stays in the spec for Streamlit, as it would."""
     from streamlit import dataframe_util  # the converter Streamlit itself runs on a spec's datasets
 
     datasets = natural.get("datasets") or {}
-    return PreparedChart({k: v for k, v in natural.items() if k != "datasets"},
-                         {str(k): dataframe_util.convert_anything_to_arrow_bytes(v) for k, v in datasets.items()},
-                         json.dumps(natural))
+    tables = {k: v for k, v in datasets.items()
+              if isinstance(v, list) and all(isinstance(r, dict) and r.get("type") != "Feature" for r in v[:1])}
+    view = {k: v for k, v in natural.items() if k != "datasets"}
+    if len(tables) < len(datasets):
+        view["datasets"] = {k: v for k, v in datasets.items() if k not in tables}
+    arrow = {str(k): dataframe_util.convert_anything_to_arrow_bytes(v) for k, v in tables.items()}
+    return ChartPayload(view, arrow, json.dumps(natural) if cached else None, None if cached else natural)
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _shared_chart(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> PreparedChart:
+def _shared_chart(function: str, key: str, _build: Callable[[], alt.TopLevelMixin]) -> ChartPayload:
     """One chart for every session: keyed on the viz function's name and its arguments' fingerprint (``_build``
     is not hashed: its leading underscore tells Streamlit so)."""
-    return prepared(_natural_spec(_build()))
+    return chart_payload(_natural_spec(_build()), cached=True)
 
 
 def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: str, **kwargs: Any) -> None:
@@ -143,7 +153,7 @@ def chart(build: Callable[..., alt.TopLevelMixin], *args: Any, data: Any, name: 
     try:
         key = fingerprint((args, kwargs))
     except TypeError:  # an argument without a readable content: build it for this rerun only
-        _show(prepared(_natural_spec(build(*args, **kwargs))), data, name)
+        _show(chart_payload(_natural_spec(build(*args, **kwargs)), cached=False), data, name)
         return
     _show(_shared_chart(f"{build.__module__}.{build.__qualname__}", key, lambda: build(*args, **kwargs)), data, name)
 
@@ -152,21 +162,21 @@ def chart_with_downloads(fig: alt.TopLevelMixin, data: Any, name: str) -> None:
     """Show an Altair chart (hover tooltips come from the chart) fitted to its column (``on_screen``), with
     downloads of its data (CSV or JSON, see ``data_bytes``) and of the figure as SVG and PNG at its natural
     size (projector mode enlarges both)."""
-    _show(prepared(_natural_spec(fig)), data, name)
+    _show(chart_payload(_natural_spec(fig), cached=False), data, name)
 
 
-def _show(figure: PreparedChart, data: Any, name: str) -> None:
+def _show(figure: ChartPayload, data: Any, name: str) -> None:
     big = state.projector()
     spec, fits = on_screen(figure.view, big)
-    st.vega_lite_chart({**spec, "datasets": figure.arrow} if figure.arrow else spec,
-                       width="stretch" if fits else "content")
+    if figure.arrow:
+        spec["datasets"] = {**spec.get("datasets", {}), **figure.arrow}
+    st.vega_lite_chart(spec, width="stretch" if fits else "content")
     ext, mime = ("csv", "text/csv") if isinstance(data, pd.DataFrame) else ("json", "application/json")
     cols = st.columns(3, gap="small", width=420)
     cols[0].download_button(f"{ext.upper()} data", lambda: data_bytes(data), f"{name}.{ext}", mime,
                             key=f"dl-{name}-data", on_click="ignore", icon=":material/download:")
-    natural = figure.natural_json
-    _figure_buttons(lambda: json.dumps(projected(json.loads(natural), big)) if big else natural, name, cols[1],
-                    cols[2])
+    _figure_buttons(lambda: json.dumps(projected(json.loads(figure.spec_json()), big)) if big else figure.spec_json(),
+                    name, cols[1], cols[2])
 
 
 def figure_downloads(fig: alt.TopLevelMixin, name: str) -> None:

@@ -15,9 +15,7 @@ The public functions take a ``ModelRef``; those of the inspection pages also tur
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,7 @@ import streamlit as st
 import torch
 
 from nmt_core import inspection
-from nmt_core.checkpoint import Checkpoint, CheckpointError, validate_checkpoint
+from nmt_core.checkpoint import Checkpoint
 from nmt_core.fast_mode import FastMode
 from nmt_core.hypotheses import BeamResult, Diagnosis
 from nmt_core.model import Intervention
@@ -35,6 +33,7 @@ from nmt_core.runs import list_runs
 from nmt_core.translator import Translator
 from studio import paths
 from studio.display import escape_md
+from studio.model_checks import problem
 
 R = TypeVar("R")
 
@@ -87,27 +86,6 @@ def available_models() -> dict[str, ModelRef]:
         else:
             broken[key] = ModelRef(key, str(path), stat.st_mtime, f"{label} (cannot be loaded)", reason)
     return found | broken
-
-
-_PROBLEM_LOCK = threading.Lock()
-
-
-def problem(path: str, mtime: float, size: int) -> str | None:
-    """Why a checkpoint file cannot be loaded, or None. Checked once per (path, mtime, size) with the core's full
-    validation (``validate_checkpoint``: config bounds, every weight's shape before allocation). One check at a
-    time: when a class opens the studio at once, the first session checks each file and the others wait for its
-    answer instead of checking every file again (30 sessions once checked 6 files 30 times each)."""
-    with _PROBLEM_LOCK:
-        return _problem(path, mtime, size)
-
-
-@functools.lru_cache(maxsize=256)
-def _problem(path: str, mtime: float, size: int) -> str | None:
-    try:
-        validate_checkpoint(path)
-    except CheckpointError as err:
-        return str(err)
-    return None
 
 
 def contrast_model(key: str, keys: list[str]) -> str:

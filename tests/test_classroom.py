@@ -199,25 +199,82 @@ def test_translator_target_piece_explains_itself(tmp_path):
 
 
 def test_a_class_opening_the_studio_at_once_checks_each_checkpoint_once(tmp_path, monkeypatch):
-    """30 sessions listing the models in the same instant: one validates the file, the others wait for its
-    answer (an lru_cache alone lets every concurrent caller miss and check the file again)."""
+    """12 sessions listing the models in the same instant: one validates the file, the others wait for its
+    answer (an lru_cache alone lets every concurrent caller miss and check the file again). A session asking
+    about another file whose answer is known does not wait behind that check."""
     import threading
     import time
 
-    from studio import models
+    from studio import model_checks
 
+    model_checks.forget()
     calls = []
 
     def slow_check(path):
         calls.append(path)
-        time.sleep(0.2)
+        if path.endswith("slow.pt"):
+            time.sleep(0.5)
 
-    monkeypatch.setattr(models, "validate_checkpoint", slow_check)
-    path = str(tmp_path / "class.pt")
+    monkeypatch.setattr(model_checks, "validate_checkpoint", slow_check)
+    slow, known = str(tmp_path / "slow.pt"), str(tmp_path / "known.pt")
+    assert model_checks.problem(known, 1.0, 7) is None
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(models.problem(path, 1.0, 7))) for _ in range(12)]
+    threads = [threading.Thread(target=lambda: answers.append(model_checks.problem(slow, 1.0, 7))) for _ in range(12)]
     for t in threads:
         t.start()
+    started = time.perf_counter()
+    assert model_checks.problem(known, 1.0, 7) is None
+    assert time.perf_counter() - started < 0.25  # answered while the slow check runs
     for t in threads:
         t.join()
-    assert answers == [None] * 12 and calls == [path]
+    assert answers == [None] * 12 and calls == [known, slow]
+    model_checks.forget()
+
+
+def test_a_check_that_fails_for_another_reason_is_tried_again(tmp_path, monkeypatch):
+    from studio import model_checks
+
+    model_checks.forget()
+    outcomes = [MemoryError("no memory right now"), None]
+
+    def flaky(path):
+        outcome = outcomes.pop(0)
+        if outcome is not None:
+            raise outcome
+
+    monkeypatch.setattr(model_checks, "validate_checkpoint", flaky)
+    path = str(tmp_path / "x.pt")
+    with pytest.raises(MemoryError):
+        model_checks.problem(path, 1.0, 7)
+    assert model_checks.problem(path, 1.0, 7) is None and outcomes == []  # not remembered as an answer
+    model_checks.forget()
+
+
+def _two_ways(projector: bool) -> None:
+    """An app that shows one chart as Streamlit would send it and as ``downloads`` sends it (converted once)."""
+    import altair as alt
+    import pandas as pd
+    import streamlit as st
+
+    from studio import downloads
+
+    st.session_state["projector"] = projector
+    frame = pd.DataFrame({"x": [1, 2, 3], "y": [0.5, 0.25, 0.125], "token": ["a", "b", "▁c"]})
+    line = alt.Chart(frame).mark_line().encode(x="x", y="y")
+    fig = alt.layer(line, alt.Chart(frame).mark_text().encode(x="x", y="y", text="token")).properties(width=300)
+    natural = downloads._natural_spec(fig)
+    spec, fits = downloads.on_screen(natural, projector)
+    st.vega_lite_chart(spec, width="stretch" if fits else "content")
+    downloads._show(downloads.chart_payload(natural, cached=True), frame, "cached")
+    downloads._show(downloads.chart_payload(natural, cached=False), frame, "uncached")
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_charts_converted_once_reach_the_browser_as_streamlit_sends_them(projector):
+    at = AppTest.from_function(_two_ways, args=(projector,), default_timeout=60).run()
+    assert not at.exception, [e.message for e in at.exception]
+    plain, cached, uncached = (c.proto for c in at.get("vega_lite_chart"))
+    for other in (cached, uncached):
+        assert json.loads(other.spec) == json.loads(plain.spec)
+        assert {d.name: d.data.data for d in other.datasets} == {d.name: d.data.data for d in plain.datasets}
+    assert plain.datasets and all(d.data.data for d in plain.datasets)

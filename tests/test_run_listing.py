@@ -43,6 +43,14 @@ def test_a_broken_config_falls_back_to_the_request_and_a_missing_one_to_nothing(
     (run.path / "requested.yaml").write_text(yaml.safe_dump({"train": {"max_steps": 40}}), encoding="utf-8")
     run.write_status("running", step=10)
     assert run_info(run.path).max_steps == 40
+    run.config_file.write_text("- a list, not a config\n", encoding="utf-8")
+    assert run_info(run.path).max_steps == 40
+    run.config_file.write_text(yaml.safe_dump({"train": ["not", "a", "mapping"]}), encoding="utf-8")
+    assert run_info(run.path).max_steps == 0  # a config without usable limits: no crash, no fallback
+    run.config_file.write_text(yaml.safe_dump({"train": {"max_steps": "many", "time_budget_s": True}}),
+                               encoding="utf-8")
+    info = run_info(run.path)
+    assert info.max_steps == 0 and info.budget_s is None
     run.config_file.unlink()
     (run.path / "requested.yaml").unlink()
     assert run_info(run.path).max_steps == 0

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from nmt_core import device, threads
+from nmt_core import device
 from nmt_core.device import cpu_quota
 from nmt_core.threads import TOLERATED_CORES, ThreadGovernor, busy_cpu_seconds
 
@@ -95,38 +95,50 @@ def _cgroup(tmp_path, lines: str):
 def test_a_cgroup_cpu_quota_is_read_in_cores(tmp_path):
     v2 = _cgroup(tmp_path, "0::/kubepods/pod1\n")
     assert cpu_quota(**v2) is None  # no cpu.max anywhere
-    (tmp_path / "fs").mkdir()
-    (tmp_path / "fs" / "cpu.max").write_text("max 100000\n")
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    (fs / "cpu.max").write_text("max 100000\n")
     assert cpu_quota(**v2) is None  # "max": no quota
-    (tmp_path / "fs" / "cpu.max").write_text("250000 100000\n")  # docker run --cpus 2.5, seen as the root
+    (fs / "cpu.max").write_text("250000 100000\n")  # docker run --cpus 2.5, seen as the mount's root
     assert cpu_quota(**v2) == 2.5
-    own = tmp_path / "fs" / "kubepods" / "pod1"
-    own.mkdir(parents=True)
-    (own / "cpu.max").write_text("150000 100000\n")  # the process's own cgroup wins over the mount's root
-    assert cpu_quota(**v2) == 1.5
+    (fs / "kubepods").mkdir()
+    (fs / "kubepods" / "cpu.max").write_text("150000 100000\n")  # a cgroup above the process's own
+    (fs / "kubepods" / "pod1").mkdir()
+    (fs / "kubepods" / "pod1" / "cpu.max").write_text("400000 100000\n")
+    assert cpu_quota(**v2) == 1.5  # the smallest along the path: the kernel enforces each one
+    (fs / "kubepods" / "cpu.max").write_text("\n")  # unreadable values are skipped, never raised
+    assert cpu_quota(**v2) == 2.5
 
-    v1 = _cgroup(tmp_path, "4:memory:/x\n2:cpu,cpuacct:/docker/abc\n")
-    place = tmp_path / "fs" / "cpu,cpuacct"
+    v1 = _cgroup(tmp_path, "garbage line\n4:memory:/x\n2:cpu,cpuacct:/docker/abc\n")
+    place = fs / "cpu,cpuacct"
     place.mkdir()
     (place / "cpu.cfs_quota_us").write_text("-1\n")
     (place / "cpu.cfs_period_us").write_text("100000\n")
     assert cpu_quota(**v1) is None
     (place / "cpu.cfs_quota_us").write_text("300000\n")
     assert cpu_quota(**v1) == 3.0
+    (place / "cpu.cfs_quota_us").write_text("")
+    assert cpu_quota(**v1) is None
+    (fs / "cpu").mkdir()  # a mount named "cpu" rather than after the controller list
+    (fs / "cpu" / "cpu.cfs_quota_us").write_text("50000\n")
+    (fs / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cpu_quota(**v1) == 0.5
     assert cpu_quota(cgroup=tmp_path / "missing") is None  # not Linux
 
 
 def test_under_a_cpu_quota_the_threads_are_its_whole_cores_and_fixed(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(device, "cpu_quota", lambda: 1.5)
-    assert device.physical_cores() == 1  # a quota of 1.5 cores keeps one thread: a second would be throttled
-    monkeypatch.setattr(threads, "cpu_quota", lambda: 1.5)
+    monkeypatch.setattr(device, "affinity_cores", lambda: 4)
+    monkeypatch.setattr(device, "cpu_quota", lambda: 3.5)
+    assert device.quota_cores() == 3 and device.physical_cores() == 3  # a fourth thread would be throttled
     governor = ThreadGovernor.for_setting(None)
-    assert governor.threads == 1
-    governor._mark = (governor._mark[0] - 60, *governor._mark[1:])
-    assert governor.update() == 1 and governor._busy() is None  # the host's /proc/stat is not read
-    monkeypatch.setattr(device, "cpu_quota", lambda: 64.0)
-    assert device.physical_cores() <= len(os.sched_getaffinity(0))  # a quota above the cores changes nothing
+    assert governor.threads == 3 and governor._busy() is None  # fixed: the host's /proc/stat is not read
+    monkeypatch.setattr(device, "cpu_quota", lambda: 0.5)
+    assert device.physical_cores() == 1  # half a core still trains, on one thread
+    monkeypatch.setattr(device, "cpu_quota", lambda: 64.0)  # a quota above the cores changes nothing
+    assert device.quota_cores() is None and device.physical_cores() == 4
+    governed = ThreadGovernor.for_setting(None)
+    assert governed.threads == 4 and governed._busy is busy_cpu_seconds  # governed as without a quota
 
 
 def _monitor_app():

@@ -64,7 +64,6 @@ def test_the_cli_evaluate_figures_are_the_saved_ones():
         assert case["governed"] <= 1.1 * best and case["governed"] < worst
 
 
-
 def test_the_two_core_experiments_are_the_saved_ones():
     sys.path.insert(0, str(ROOT / "bench"))
     from two_cores import lockstep_difference, report

@@ -43,7 +43,7 @@ from ..decoding import TokenBans, logprobs, next_token_logprobs, output_limits
 from ..fast_mode import EXACT, FastMode
 from ..limits import LimitError
 from ..model import DecoderState, EncoderOutput, Seq2Seq
-from ..search import Finished, Live, initial_beams, is_done, reorder, top_k_continuations, update_finished
+from ..search import FinishedPool, LiveBeams, initial_beams, is_done, reorder, top_k_continuations, update_finished
 from ..tokenizer import EOS_ID
 from ..translator import Translator, check_decoding
 
@@ -169,8 +169,8 @@ class _Search:
     k: int
 
 
-def _bookkeeping(s: _Search, live: Live, fin: Finished, t: int, logp: Tensor, state: DecoderState,
-                 attn: Tensor | None) -> tuple[Live, Finished, int]:
+def _bookkeeping(s: _Search, live: LiveBeams, fin: FinishedPool, t: int, logp: Tensor, state: DecoderState,
+                 attn: Tensor | None) -> tuple[LiveBeams, FinishedPool, int]:
     """Everything ``beam_search`` does to a step's log-probs (its own helpers, in its order, one sentence, no
     length penalty, exact stopping): returns the new live beam, the finished pool and the stop code."""
     cand = live.scores.unsqueeze(-1) + logp.view(1, s.k, -1)  # (1, k, V)
@@ -184,7 +184,7 @@ def _bookkeeping(s: _Search, live: Live, fin: Finished, t: int, logp: Tensor, st
     return new, fin, int(code[0])
 
 
-def _whole_step(s: _Search, live: Live, fin: Finished, t: int) -> tuple[Live, Finished, int]:
+def _whole_step(s: _Search, live: LiveBeams, fin: FinishedPool, t: int) -> tuple[LiveBeams, FinishedPool, int]:
     """One step exactly as the search runs it: the shared decoding step, then the bookkeeping."""
     logp, state, attn = next_token_logprobs(s.model, live.y, live.state, s.enc, s.bans, s.bans.at(t - 1, s.k))
     return _bookkeeping(s, live, fin, t, logp, state, attn)
@@ -204,7 +204,7 @@ def _combine(model: Seq2Seq, context: Tensor | None, s: Tensor) -> Tensor:
     return torch.tanh(model.combine(s if context is None else torch.cat([context, s], dim=-1))).squeeze(1)
 
 
-def _component_calls(s: _Search, live: Live, fin: Finished, t: int) -> dict[str, Callable[[], Any]]:
+def _component_calls(s: _Search, live: LiveBeams, fin: FinishedPool, t: int) -> dict[str, Callable[[], Any]]:
     """Each component of step ``t`` as a call on this step's real inputs (computed here once, in order)."""
     m, enc = s.model, s.enc
     emb = m.tgt_embed(live.y)
@@ -226,7 +226,7 @@ def _component_calls(s: _Search, live: Live, fin: Finished, t: int) -> dict[str,
     return calls
 
 
-def _time_step(s: _Search, live: Live, fin: Finished, t: int, clock: _Clock, repeats: int) -> dict[str, float]:
+def _time_step(s: _Search, live: LiveBeams, fin: FinishedPool, t: int, clock: _Clock, repeats: int) -> dict[str, float]:
     """Median ms of every component and of the whole step ("step") at step ``t``; the calls alternate within
     each repeat, so a burst of load elsewhere hits them all alike."""
     calls = {**_component_calls(s, live, fin, t), "step": lambda: _whole_step(s, live, fin, t)}
