@@ -308,7 +308,7 @@ def _stamp(path: Path) -> tuple[int, int] | None:
 
 
 # Why cached: every page of the studio lists the runs on every rerun (the sidebar's model picker), and parsing
-# each run's YAML and metrics again made that cost 11-13 ms per run per rerun, paid by every student's click in a
+# each run's YAML and metrics again made that cost 11 ms per run per rerun, paid by every student's click in a
 # class that has trained a few dozen runs (docs/benchmarks.md, "Classroom load"). A file is read again as soon as
 # its mtime or size changes, so a running training's figures stay live. Only immutable values are cached, and a
 # file that cannot be read raises (OSError is not cached).
