@@ -278,3 +278,17 @@ def test_charts_converted_once_reach_the_browser_as_streamlit_sends_them(project
         assert json.loads(other.spec) == json.loads(plain.spec)
         assert {d.name: d.data.data for d in other.datasets} == {d.name: d.data.data for d in plain.datasets}
     assert plain.datasets and all(d.data.data for d in plain.datasets)
+
+
+def test_a_chart_payload_keeps_the_whole_spec_for_the_figure_downloads():
+    import altair as alt
+    import pandas as pd
+
+    from studio import downloads
+
+    frame = pd.DataFrame({"x": [1, 2], "y": [3.0, 4.0]})
+    natural = downloads._natural_spec(alt.Chart(frame).mark_point().encode(x="x", y="y"))
+    for cached in (True, False):
+        payload = downloads.chart_payload(natural, cached=cached)
+        assert json.loads(payload.spec_json()) == natural  # the SVG/PNG buttons render this, datasets included
+        assert "datasets" not in payload.view and set(payload.arrow) == set(natural["datasets"])
