@@ -156,7 +156,7 @@ def main() -> None:
 
     import train_throughput as tt
 
-    cache = Path(tempfile.gettempdir()) / "nmt-studio-bench"  # the same corpus as train_throughput.py, made once
+    cache = tt.DEFAULT_CACHE  # the same corpus as train_throughput.py, made once
     cache.mkdir(parents=True, exist_ok=True)
     tsv, _ = tt.prepare_corpus(cache, tt.DEFAULT_ZIP)
     results = {"load_average_start": os.getloadavg()[0], "products": {}, "training": []}

@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ZIP = Path("/work/shared/data/tatoeba-deu-eng/deu-eng.zip")
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "nmt-studio-bench"  # the prepared corpus and kept runs, made once
 CONFIGS = {
     "small": {"embedding_size": 128, "hidden_size": 256, "encoder_layers": 1, "decoder_layers": 1},
     "medium": {"embedding_size": 256, "hidden_size": 512, "encoder_layers": 2, "decoder_layers": 2},
@@ -672,7 +673,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="our side's device (the peer runs on CPU)")
     parser.add_argument("--zip", type=Path, default=DEFAULT_ZIP, help="a manythings.org zip (default the shared one)")
     parser.add_argument("--corpus", type=Path, help="a TSV of pairs (source TAB target ...) instead of --zip")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "nmt-studio-bench")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", help="also write all figures here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, checkpoints)")
     parser.add_argument("--decode-from", type=Path, metavar="WORK",

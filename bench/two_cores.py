@@ -85,7 +85,7 @@ def timed(run, batches, rounds: int, settings: dict[str, tuple[int, object]]) ->
 
 
 def measure(rounds: int, steps: int) -> dict:
-    cache = Path(tempfile.gettempdir()) / "nmt-studio-bench"  # the same corpus as train_throughput.py
+    cache = tt.DEFAULT_CACHE  # the same corpus as train_throughput.py, made once
     cache.mkdir(parents=True, exist_ok=True)
     tsv, _ = tt.prepare_corpus(cache, tt.DEFAULT_ZIP)
     with tempfile.TemporaryDirectory() as run_dir:
