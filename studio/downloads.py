@@ -66,10 +66,10 @@ def _feed(digest: Any, v: Any) -> None:
         put(f"<{type(v).__name__}:{v!r}>")
     elif isinstance(v, np.ndarray):
         put(f"<a{v.dtype}{v.shape}>")
-        if v.dtype.hasobject:
+        if v.dtype.hasobject and not _feed_strings(digest, v.ravel()):
             for item in v.ravel().tolist():
                 _feed(digest, item)
-        else:
+        elif not v.dtype.hasobject:
             digest.update(np.ascontiguousarray(v).tobytes())
     elif isinstance(v, pd.DataFrame):
         put(f"<f{v.shape}>")
@@ -100,6 +100,24 @@ def _feed(digest: Any, v: Any) -> None:
             _feed(digest, item)
     else:
         raise TypeError(f"no content fingerprint for {type(v).__name__}")
+
+
+def _feed_strings(digest: Any, items: np.ndarray) -> bool:
+    """An object array that holds only strings and missing values (a table's text columns: a lab's 200
+    sentences), fed as a missing-value mask and one 64-bit hash per item (pandas' vectorised ``hash_array``)
+    instead of item by item in Python, which was 7% of a Translate rerun. Missing values (None, NaN) all draw
+    as null, so they share one mark. False, feeding nothing, for anything else (other types, unencodable text)."""
+    if pd.api.types.infer_dtype(items, skipna=True) != "string":
+        return False
+    missing = pd.isna(items)
+    try:
+        hashes = pd.util.hash_array(np.where(missing, "", items), categorize=False)
+    except UnicodeEncodeError:  # a lone surrogate: the item-by-item path encodes it
+        return False
+    digest.update(b"<strings>")
+    digest.update(np.packbits(missing).tobytes())
+    digest.update(hashes.tobytes())
+    return True
 
 
 def _natural_spec(fig: alt.TopLevelMixin) -> dict[str, Any]:

@@ -41,9 +41,22 @@ def test_equal_contents_give_equal_fingerprints():
     (np.zeros(2, dtype=np.float32), np.zeros(2, dtype=np.float64)),
     (torch.arange(2000.0), torch.cat([torch.arange(1000.0), torch.tensor([-1.0]), torch.arange(1001.0, 2000.0)])),
     (1, 1.0), (None, "None"), (("a",), ["a"]),
+    (pd.DataFrame({"x": ["ab", "c"]}), pd.DataFrame({"x": ["a", "bc"]})),  # text columns: item by item
+    (pd.DataFrame({"x": ["1", "1"]}), pd.DataFrame({"x": ["1", 1]})),  # mixed types
+    (pd.DataFrame({"x": ["a", None]}), pd.DataFrame({"x": ["a", "None"]})),
+    (pd.DataFrame({"x": ["a", None]}), pd.DataFrame({"x": ["a", ""]})),  # missing is not empty
+    (pd.DataFrame({"x": [None, "a"]}), pd.DataFrame({"x": ["a", None]})),
+    (np.array(["x\ud800"], dtype=object), np.array(["x\ud801"], dtype=object)),  # unencodable text
 ])
 def test_different_contents_give_different_fingerprints(left, right):
     assert fingerprint(left) != fingerprint(right)
+
+
+def test_text_columns_key_by_content_not_by_object():
+    words = [f"word {i}" for i in range(500)]
+    assert fingerprint(pd.DataFrame({"src": words})) == fingerprint(pd.DataFrame({"src": list(words)}))
+    changed = [*words[:250], "word 250!", *words[251:]]
+    assert fingerprint(pd.DataFrame({"src": words})) != fingerprint(pd.DataFrame({"src": changed}))
 
 
 def test_an_object_without_readable_content_is_refused():
