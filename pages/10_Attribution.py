@@ -26,6 +26,7 @@ with first_result():  # what the student waits for; the rest of the page waits f
     result = explainers.attribution(ref, sentence, method or METHODS[1], steps)
     display.show_text("The model's translation (each row below explains one of its tokens)", result.tgt_text)
 
+with extras():
     heat = st.columns(2, gap="large")
     if result.attention is not None:
         with heat[0]:
@@ -39,7 +40,6 @@ with first_result():  # what the student waits for; the rest of the page waits f
         st.caption(f"Completeness check: each row's attributions add up to log p(y | x) − log p(y | zero input) "
                    f"within {abs(gap).max():.2g} nats with {result.steps} steps (more steps, smaller gap).")
 
-with extras():
     if result.attention is not None:
         table = result.agreement()
         same, rho = int(table.same_top.sum()), table.spearman.mean()

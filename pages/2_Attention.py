@@ -36,6 +36,7 @@ with first_result():  # what the student waits for; the rest of the page waits f
         st.stop()
     display.show_text("Target the decoder writes", target)
 
+with extras():
     result = models.attention(ref, sentence, target)
     links = gold[1] if gold and target == gold[0] else None
     if links is not None:
@@ -54,7 +55,6 @@ with first_result():  # what the student waits for; the rest of the page waits f
         downloads.chart(viz.attention_heatmap, result, gold=links, title="Attention weights", data=result.to_frame(),
                         name="attention")
 
-with extras():
     with lines:
         threshold = state.control(st.slider, "Hide weights below", "thr", 0.1, min_value=0.0, max_value=0.9, step=0.05)
         downloads.chart(viz.alignment_lines, result, threshold=threshold, gold=links,

@@ -19,6 +19,7 @@ with first_result():  # what the student waits for; the rest of the page waits f
     result = models.gates(ref, sentence)
     display.show_text("The model's translation (what the decoder runs on)", result.tgt_text)
 
+with extras():
     side, layer, direction = layers.layer_picker(result, follows=ref)
     equations = EQUATIONS[result.cell]
     gate_names = [eq.quantity for eq in equations]
@@ -41,7 +42,6 @@ with first_result():  # what the student waits for; the rest of the page waits f
                 downloads.chart(viz.gate_heatmap, result, side, gate, layer, direction, max_units=None, data=frame,
                                 name=f"gate-{gate}-{side}{layer}{direction}")
 
-with extras():
     st.subheader(f"Unit {unit} over time")
     lines = pd.DataFrame({g: result.get(side, g, layer, direction)[:, unit] for g in gate_names}, index=steps)
     downloads.chart(viz.unit_lines, result, side, unit, gate_names, layer, direction,

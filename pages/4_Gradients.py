@@ -18,13 +18,13 @@ with first_result():  # what the student waits for; the rest of the page waits f
     st.caption(f"Loss of the model's own translation: L = {result.loss:.3f} "
                f"(summed over {len(result.tgt_pieces)} tokens)")
 
+with extras():
     log_y = state.control(st.toggle, "Logarithmic scale", "log", True)
     downloads.chart(viz.grad_norm_chart, result, log_y=log_y, data=result.to_frame(), name="gradient-flow")
     st.caption("**dL/dh (total)** counts every path from a hidden state to the loss: through the recurrence, the "
                "bridge into the decoder and attention. **dL/do (attention path)** is the direct route through "
                "attention alone. A decoder state at step t receives the loss of step t and of every later step.")
 
-with extras():
     st.subheader("Which source word does each output word depend on?")
     downloads.chart(viz.salience_heatmap, result, data=result.salience_frame(), name="salience")
 
