@@ -6,14 +6,16 @@ median student waited 4.5 s for a translation that takes a tenth of a second alo
 "Classroom load"). So a page marks two parts:
 
 * ``first_result``: what its student waits for (the page header, the sentence, the search, the translation).
-  At most ``slots("first")`` sessions run it at once, in the order they came, so the early ones finish early
-  instead of everyone finishing at the end.
+  At most ``slots("first")`` sessions run it at once, roughly in the order they came, so the early ones finish
+  early instead of everyone finishing at the end.
 * ``extras``: the rest (the search tree, tables, what-ifs, labs). They wait while any session of this process is
   still waiting for its first result, then run at most ``slots("extras")`` at a time, so pages complete one after
   another.
 
-Every wait is bounded (``WAIT_S``): a long or stuck session delays the others by seconds, never forever. A lone
-student never waits: nothing else is pending. Slots are per process; replicas (docs/deploy.md) each have their own.
+Every wait is bounded (``WAIT_S``; past a bound the page runs without a slot): a long or stuck session delays the
+others by seconds, never forever. A page whose extras wait says so (``NOTE``), and a rerun or stop its student
+asks for meanwhile takes effect at once. A lone student never waits: nothing else is pending. Slots are per
+process; replicas (docs/deploy.md) each have their own.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import streamlit as st
 
 from nmt_core.device import physical_cores
 
 #: The longest a page waits, in seconds: for a first-result slot, for other sessions' first results, for an
-#: extras slot. Past it the page runs anyway.
+#: extras slot. Past each the page goes on anyway (without the slot).
 WAIT_S = {"first": 5.0, "first results": 5.0, "extras": 30.0}
 _ENV = {"first": "NMT_STUDIO_FIRST_SLOTS", "extras": "NMT_STUDIO_EXTRA_SLOTS"}
 
@@ -48,7 +51,11 @@ def slots(part: str) -> int:
 _first_results = threading.Condition()
 _waiting = 0  # sessions of this process that have not shown their first result yet
 _slots = {part: threading.BoundedSemaphore(slots(part)) for part in _ENV}
-_in_extras = threading.local()
+_this_thread = threading.local()  # which part this script thread is in
+#: What a page shows while its extras wait, refreshed every ``_TICK_S``: each refresh is a Streamlit call, where a
+#: rerun or stop the student asked for meanwhile takes effect at once.
+NOTE = "A busy class: other students' pages go first. The rest of this one follows in a moment."
+_TICK_S = 0.25
 
 
 def waiting() -> int:
@@ -59,14 +66,18 @@ def waiting() -> int:
 @contextmanager
 def first_result() -> Iterator[None]:
     """The part of a page its student waits for: in one of ``slots("first")`` slots, and while any session is
-    inside or queued, every session's extras wait."""
+    inside or queued, every session's extras wait. Its own wait shows nothing (the page has not started), so a
+    rerun asked for meanwhile waits for it: at most ``WAIT_S["first"]``."""
     global _waiting
     with _first_results:
         _waiting += 1
-    slot = _slots["first"].acquire(timeout=WAIT_S["first"])
+    slot = False
     try:
+        slot = _slots["first"].acquire(timeout=WAIT_S["first"])
+        _this_thread.part = "first"
         yield
     finally:
+        _this_thread.part = None
         if slot:
             _slots["first"].release()
         with _first_results:
@@ -77,30 +88,38 @@ def first_result() -> Iterator[None]:
 
 @contextmanager
 def extras() -> Iterator[None]:
-    """The rest of a page: after the class's pending first results, in one of ``slots("extras")`` slots. Says so
-    on the page while it waits. A nested ``extras`` runs in its caller's slot."""
-    if getattr(_in_extras, "active", False):
+    """The rest of a page: after the class's pending first results, in one of ``slots("extras")`` slots, with
+    ``NOTE`` on the page while it waits. Inside another ``extras`` or a ``first_result`` of the same script it
+    runs at once, as part of that."""
+    if getattr(_this_thread, "part", None) is not None:
         yield
         return
-    note = None
-    slot = not _waiting and _slots["extras"].acquire(blocking=False)
-    if not slot:
-        note = st.empty()
-        note.caption("Other students' translations go first: the rest of this page follows in a moment.")
-        _wait_for_first_results(WAIT_S["first results"])
-        slot = _slots["extras"].acquire(timeout=WAIT_S["extras"])
-        note.empty()
-    _in_extras.active = True
+    note = st.empty()  # always, so the elements after it keep their places whether or not it waited
+    slot = False
     try:
+        slot = not _waiting and _slots["extras"].acquire(blocking=False)
+        if not slot:
+            _wait(lambda: not _waiting, WAIT_S["first results"], note)
+            slot = _wait(lambda: _slots["extras"].acquire(blocking=False), WAIT_S["extras"], note)
+            note.empty()
+        _this_thread.part = "extras"
         yield
     finally:
-        _in_extras.active = False
+        _this_thread.part = None
         if slot:
             _slots["extras"].release()
+            with _first_results:  # wake the pages waiting for a slot now, not at their next tick
+                _first_results.notify_all()
 
 
-def _wait_for_first_results(limit_s: float) -> None:
+def _wait(done: Callable[[], bool], limit_s: float, note: Any) -> bool:
+    """Until ``done()`` or ``limit_s``, refreshing ``note`` every tick (where a rerun or stop takes effect); returns
+    whether ``done()`` came true."""
     deadline = time.monotonic() + limit_s
-    with _first_results:
-        while _waiting and (left := deadline - time.monotonic()) > 0:
-            _first_results.wait(left)
+    while not done():
+        if time.monotonic() >= deadline:
+            return False
+        note.caption(NOTE)
+        with _first_results:
+            _first_results.wait(min(_TICK_S, max(0.0, deadline - time.monotonic())))
+    return True

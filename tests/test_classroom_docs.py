@@ -93,8 +93,8 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     assert min(_times(four)) > 1  # "not met on one process"
     from studio import priority
     waits = priority.WAIT_S
-    assert (f"Every wait is bounded ({waits['first results']:g} s for the first results, {waits['extras']:g} s for "
-            "an extras slot)") in flat
+    assert (f"Every wait is bounded ({waits['first']:g} s for a first-result slot, {waits['first results']:g} s for "
+            f"the first results, {waits['extras']:g} s for an extras slot;") in flat
     before = [_doc(n)["rounds"] for n in ("burst-30-before-this-stop", "burst-30-before-this-stop-2")]
     cold = _doc("burst-30-cold-after")["rounds"]
     first = sorted(r[0]["first_load_s"]["median"] for r in before)
@@ -112,7 +112,7 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
                                  if c["page"] == page and "cache hit" in c["kind"])
     for name, label in (("costs-before-arrow", "| the same code, measured again on 2026-11-27"),
                         ("burst-30-arrow", "| and every chart's datasets converted to Arrow once per server"),
-                        ("burst-30", "| and text columns fingerprinted in one vectorised pass")):
+                        ("burst-30", "| and text columns fingerprinted by pandas' vectorised hashing")):
         row = next(line for line in text.splitlines() if line.startswith(label))
         assert row.endswith(f"| {hit(_doc(name), 'Translate'):.2f} s | {hit(_doc(name), 'Attention'):.2f} s |")
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())

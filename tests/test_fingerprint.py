@@ -42,7 +42,9 @@ def test_equal_contents_give_equal_fingerprints():
     (torch.arange(2000.0), torch.cat([torch.arange(1000.0), torch.tensor([-1.0]), torch.arange(1001.0, 2000.0)])),
     (1, 1.0), (None, "None"), (("a",), ["a"]),
     (pd.DataFrame({"x": ["ab", "c"]}), pd.DataFrame({"x": ["a", "bc"]})),  # text columns: item by item
-    (pd.DataFrame({"x": ["1", "1"]}), pd.DataFrame({"x": ["1", 1]})),  # mixed types
+    (np.array(["1", "1"], dtype=object), np.array(["1", 1], dtype=object)),  # mixed types
+    (np.array(["a", None], dtype=object), np.array(["a", np.nan], dtype=object)),  # kinds of missing
+    (np.array(["a", None], dtype=object), np.array(["a", pd.NA], dtype=object)),
     (pd.DataFrame({"x": ["a", None]}), pd.DataFrame({"x": ["a", "None"]})),
     (pd.DataFrame({"x": ["a", None]}), pd.DataFrame({"x": ["a", ""]})),  # missing is not empty
     (pd.DataFrame({"x": [None, "a"]}), pd.DataFrame({"x": ["a", None]})),
@@ -54,7 +56,10 @@ def test_different_contents_give_different_fingerprints(left, right):
 
 def test_text_columns_key_by_content_not_by_object():
     words = [f"word {i}" for i in range(500)]
-    assert fingerprint(pd.DataFrame({"src": words})) == fingerprint(pd.DataFrame({"src": list(words)}))
+    fresh = ["".join(["word ", str(i)]) for i in range(500)]  # equal strings, other objects
+    assert all(a == b and a is not b for a, b in zip(words, fresh))
+    assert fingerprint(pd.DataFrame({"src": words})) == fingerprint(pd.DataFrame({"src": fresh}))
+    assert fingerprint(np.array(words, dtype=object)) == fingerprint(np.array(fresh, dtype=object))
     changed = [*words[:250], "word 250!", *words[251:]]
     assert fingerprint(pd.DataFrame({"src": words})) != fingerprint(pd.DataFrame({"src": changed}))
 

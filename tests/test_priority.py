@@ -107,13 +107,62 @@ def test_every_wait_ends(fresh_slots, monkeypatch):
     stuck_extra = hold(priority.extras, extra_in, release, [], "stuck extras")
     assert first_in.wait(5) and extra_in.wait(5)  # extras ran after 0.2 s of waiting
     started = time.monotonic()
-    with priority.first_result(), priority.extras():  # no first slot, a pending first result, no extras slot
+    with priority.first_result():  # no first slot: 0.2 s
+        pass
+    with priority.extras():  # a pending first result, no extras slot: 0.2 s each
         pass
     assert time.monotonic() - started < 2
     release.set()
     stuck_first.join(5)
     stuck_extra.join(5)
     assert priority.waiting() == 0
+
+
+class Rerun(Exception):
+    """What Streamlit raises inside an ``st`` call when the student asked for a rerun meanwhile."""
+
+
+class PlaceholderThatReruns:
+    """A page placeholder whose ``method`` raises ``Rerun``, as Streamlit's calls do while a rerun is pending."""
+
+    method = "caption"
+
+    def caption(self, text):
+        if self.method == "caption":
+            raise Rerun(text)
+
+    def empty(self):
+        if self.method == "empty":
+            raise Rerun("after the wait")
+
+
+@pytest.mark.parametrize("method", ["caption", "empty"])  # during the wait; after it, holding a slot
+def test_a_rerun_while_waiting_ends_the_wait_and_frees_every_slot(fresh_slots, monkeypatch, method):
+    fresh_slots(2, 1)
+    monkeypatch.setattr(PlaceholderThatReruns, "method", method)
+    monkeypatch.setattr(priority.st, "empty", PlaceholderThatReruns)
+    release, entered = threading.Event(), threading.Event()
+    other = hold(priority.first_result, entered, release, [], "another student's translation")
+    assert entered.wait(5)
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    with pytest.raises(Rerun), priority.extras():
+        pass
+    assert time.monotonic() - started < 2  # at once, or when the other translation is shown: not after 5 s
+    other.join(5)
+    assert priority._slots["extras"].acquire(blocking=False)  # not leaked
+    priority._slots["extras"].release()
+    with priority.extras():  # and this thread is not left marked as inside a part
+        assert priority._this_thread.part == "extras"
+    assert priority._this_thread.part is None
+
+
+def test_extras_inside_a_first_result_run_at_once(fresh_slots):
+    fresh_slots(1, 1)
+    started = time.monotonic()
+    with priority.first_result(), priority.extras():  # its own pending first result does not hold it back
+        pass
+    assert time.monotonic() - started < 0.5
 
 
 def test_slots_come_from_the_environment_within_bounds(monkeypatch):
@@ -140,10 +189,13 @@ def test_a_translate_page_held_back_still_finishes(studio, monkeypatch):
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.run()
+        started = time.monotonic()
         at.switch_page("pages/1_Translate.py").run()
+        waited = time.monotonic() - started
     finally:
         release.set()
         other_student.join(5)
     assert not at.exception, [e.message for e in at.exception]
     assert at.code[0].value.strip()  # the translation
     assert at.subheader[0].value == "The search tree"  # and the extras, after at most a second of waiting
+    assert waited >= 0.9 and priority.NOTE not in [c.value for c in at.caption]  # it waited; the note is gone
