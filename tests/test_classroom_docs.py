@@ -81,8 +81,8 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     before_priority = _rounds("burst-30-before-priority", "burst-30-before-priority-2")
     two, four = _rounds("burst-30-two-replicas"), _rounds("burst-30-four-pages")
     assert (f"Median {_span(_times(after))} s to the translation (p95 {_span(_times(after, 'p95'))} s) over four "
-            "rounds, two of them at or under the 1 s target") in flat
-    assert sum(m <= 1 for m in _times(after)) == 2 and max(_times(after, "p95")) <= 3
+            "rounds, three of them at or under the 1 s target") in flat
+    assert sum(m <= 1 for m in _times(after)) == 3 and max(_times(after, "p95")) <= 3
     assert f"The same burst on the code before this stop waited {_span(_times(before_priority))} s" in flat
     assert (f"done after a median of {_span(_times(after, 'median', 'page_s'))} s, against "
             f"{_span(_times(before_priority, 'median', 'page_s'))} s before") in flat
@@ -90,7 +90,7 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     assert f"{cpu(after)} CPU seconds per round against {cpu(before_priority)} before" in flat
     assert f"median of {_span(_times(two))} s (p95 {_span(_times(two, 'p95'))} s)" in flat and max(_times(two)) <= 1
     assert f"after a median of {_span(_times(four))} s (p95 {_span(_times(four, 'p95'))} s)" in flat
-    assert min(_times(four)) > 1  # "not met on one process"
+    assert sum(m <= 1 for m in _times(four)) == 1  # "met in one round of two"
     from studio import priority
     waits = priority.WAIT_S
     assert (f"Every wait is bounded ({waits['first']:g} s for a first-result slot, {waits['first results']:g} s for "
@@ -112,7 +112,7 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
                                  if c["page"] == page and "cache hit" in c["kind"])
     for name, label in (("costs-before-arrow", "| the same code, measured again on 2026-11-27"),
                         ("burst-30-arrow", "| and every chart's datasets converted to Arrow once per server"),
-                        ("burst-30", "| and text columns fingerprinted by pandas' vectorised hashing")):
+                        ("burst-30", "| this stop's code (first results first")):
         row = next(line for line in text.splitlines() if line.startswith(label))
         assert row.endswith(f"| {hit(_doc(name), 'Translate'):.2f} s | {hit(_doc(name), 'Attention'):.2f} s |")
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
@@ -122,4 +122,4 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     deploy = " ".join((ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
     assert f"30 such students kept {busy} cores busy" in deploy and "S ≈ 50" in deploy
     assert "(median; p95 under 0.35 s)" in readme and max(w["translation_s"]["p95"] for w in working) < 0.35
-    assert "p95 under 1.4 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.4
+    assert "p95 under 1.8 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.8
