@@ -1,5 +1,6 @@
-"""Decoding speed: sentences per second for greedy and beam 5, batched and one at a time, and the cost
-of recording the full beam trace (attention rows and rejected continuations).
+"""Decoding speed: sentences per second for greedy and beam 5, batched and one at a time, the cost
+of recording the full beam trace (attention rows and rejected continuations), and the gain of no trace at all
+(``trace=False``: what ``translate`` and ``evaluate`` run).
 
 Run: ``python bench/decode.py [--checkpoint CKPT] [--sentences 1000] [--threads 1] [--device cpu]``.
 Targets (docs/beam-trace.md, "Decoding speed"): batched beam 5 at least 5x faster than one sentence at
@@ -104,13 +105,14 @@ def main() -> None:
     def greedy(src, lengths):
         return greedy_search(model, src, lengths, max_ratio=ratio)
 
-    def beam(record):
+    def beam(record, trace=True):
         def decode(src, lengths):
-            results = beam_search(model, src, lengths, beam_size=k, max_ratio=ratio, record=record)
+            results = beam_search(model, src, lengths, beam_size=k, max_ratio=ratio, record=record, trace=trace)
             return [r.best.tokens for r in results]
         return decode
 
-    cases = {"greedy": greedy, f"beam {k}": beam(False), f"beam {k} record": beam(True)}
+    cases = {"greedy": greedy, f"beam {k}": beam(False), f"beam {k} record": beam(True),
+             f"beam {k} text only": beam(False, trace=False)}
     n = len(sources)
     mean_src = sum(map(len, sources)) / n
     print(f"{n} sentences, mean source length {mean_src:.1f} pieces, {args.threads} thread(s), device {device}, "
@@ -134,6 +136,10 @@ def main() -> None:
             round(sp(f"beam {k}, batched") / sp(f"beam {k} record, batched"), 2),
         "recording cost, one at a time (record / plain time)":
             round(sp(f"beam {k}, one at a time") / sp(f"beam {k} record, one at a time"), 2),
+        "text-only gain, batched (plain / text-only time)":
+            round(sp(f"beam {k} text only, batched") / sp(f"beam {k}, batched"), 3),
+        "text-only gain, one at a time (plain / text-only time)":
+            round(sp(f"beam {k} text only, one at a time") / sp(f"beam {k}, one at a time"), 3),
     }
     for key, value in summary.items():
         print(f"{key}: {value}")

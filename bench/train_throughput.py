@@ -287,7 +287,7 @@ def worker_decode(args) -> dict:
                 used, kept = (model, None) if fast is None else fast_models.for_batch(fast, b.src)
                 found = [r.best.output_ids for r in search.beam_search(
                     used, b.src, b.src_lengths, beam_size=BEAM, length_penalty="gnmt", alpha=BEAM_ALPHA,
-                    stopping=stopping, **cap)]
+                    stopping=stopping, trace=False, **cap)]  # text only, as `translate` and `evaluate` decode
                 return found if kept is None else map_greedy(found, kept)
             return run
         modes = {f"beam{BEAM}": beam("exact"), f"beam{BEAM}, heuristic stop": beam("heuristic"), **modes}

@@ -86,34 +86,41 @@ def _stack_records(records: list[tuple[Tensor, StepRecord]], batch: int) -> dict
     return stacked
 
 
-def collect_results(records: list[tuple[Tensor, StepRecord]], fin: FinishedPool, codes: list[int], stops: list[int],
-                    src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
+def collect_results(records: list[tuple[Tensor, StepRecord]] | None, fin: FinishedPool, codes: list[int],
+                    stops: list[int], src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
                     tgt_tokenizer: Any) -> list[BeamResult]:
-    """Move everything to the host once and build per-sentence hypotheses and traces."""
+    """Move everything to the host once and build per-sentence hypotheses and traces (``records=None``: the
+    hypotheses only, each scored as its trace node would be, and no trace)."""
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
-    stacked = _stack_records(records, src.shape[0])  # (B, T, ...)
+    stacked = None if records is None else _stack_records(records, src.shape[0])  # (B, T, ...)
     pool = {name: host(getattr(fin, name)) for name in fin.__dataclass_fields__}
     src_np = src.cpu().numpy()
     pieces = PieceNames(tgt_tokenizer)
+    lp_args = settings["length_penalty"], settings["alpha"]
     results = []
     for b in range(src.shape[0]):
         s_len = int(src_lengths[b])
-        sent = {name: arr[b, :stops[b]] for name, arr in stacked.items()}
-        trace, key_to_id = _build_trace(sent, settings, int(limits[b]), s_len, pieces)
-        nbest = settings["nbest"]
+        trace = key_to_id = None
+        if stacked is not None:
+            sent = {name: arr[b, :stops[b]] for name, arr in stacked.items()}
+            trace, key_to_id = _build_trace(sent, settings, int(limits[b]), s_len, pieces)
         hyps = []
-        for r in range(nbest):
+        for r in range(settings["nbest"]):
             if not np.isfinite(pool["score"][b, r]):
                 break
             n = int(pool["length"][b, r])
-            node = int(key_to_id[pool["key"][b, r]])
+            node = -1 if trace is None else int(key_to_id[pool["key"][b, r]])
+            # without a trace, the score its node would have: the log-prob over the penalty of its step (its length)
+            score = (pool["logprob"][b, r] / penalty(np.maximum(np.int64(n), 1), *lp_args) if trace is None
+                     else trace.score[node])
             tokens = tuple(int(x) for x in pool["tokens"][b, r, :n])
             att = None if pool["attention"] is None else pool["attention"][b, r, :n, :s_len]
-            hyps.append(Hypothesis(tokens, pool["token_lp"][b, r, :n], float(pool["logprob"][b, r]),
-                                   float(trace.score[node]), att, node, pieces(tokens)))
-        trace = replace(trace, source=tuple(int(x) for x in src_np[b, :s_len]),
-                               hypotheses=tuple(h.node for h in hyps), stop_step=stops[b],
-                               stop_reason=STOP_REASONS[codes[b]])
+            hyps.append(Hypothesis(tokens, pool["token_lp"][b, r, :n], float(pool["logprob"][b, r]), float(score),
+                                   att, node, pieces(tokens)))
+        if trace is not None:
+            trace = replace(trace, source=tuple(int(x) for x in src_np[b, :s_len]),
+                            hypotheses=tuple(h.node for h in hyps), stop_step=stops[b],
+                            stop_reason=STOP_REASONS[codes[b]])
         results.append(BeamResult(hyps, trace))
     return results
 

@@ -193,8 +193,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
                                         **_decoding(args)):
             print(out)
         return 0
-    results = translator.decode(lines, nbest=args.nbest, record=bool(args.trace), batch_size=args.batch_size,
-                                after_batch=governor.update, **_decoding(args))
+    results = translator.decode(lines, nbest=args.nbest, record=bool(args.trace), trace=bool(args.trace),
+                                batch_size=args.batch_size, after_batch=governor.update, **_decoding(args))
     for i, (line, result) in enumerate(zip(lines, results)):
         if args.nbest == 1:
             print(result.best.text if result.hypotheses and line.strip() else "")

@@ -152,7 +152,9 @@ def map_result(result: BeamResult, ids: Tensor) -> BeamResult:
     """A search result on shortlist positions -> the same result on piece ids (hypotheses and trace)."""
     table = ids.cpu().numpy()
     hyps = [replace(h, tokens=tuple(int(table[t]) for t in h.tokens)) for h in result.hypotheses]
-    trace: BeamTrace = result.trace
+    trace: BeamTrace | None = result.trace
+    if trace is None:  # text only
+        return BeamResult(hyps, None, result.src_pieces)
     rejected = trace.rejected
     if rejected is not None:
         rejected = replace(rejected, token=table[np.asarray(rejected.token, dtype=np.int64)])

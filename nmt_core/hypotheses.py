@@ -51,10 +51,11 @@ class Hypothesis:
 
 @dataclass(frozen=True, eq=False)
 class BeamResult:
-    """Beam search output for one sentence: the n-best list (best first) and the trace."""
+    """Beam search output for one sentence: the n-best list (best first) and the trace (None when the search was
+    asked for text only: ``trace=False``)."""
 
     hypotheses: list[Hypothesis]
-    trace: BeamTrace
+    trace: BeamTrace | None
     src_pieces: tuple[str, ...] | None = None  # filled by the Translator, for chart labels
     # target pieces the output layer scored: the batch's shortlist with what a prefix or a what-if forces into it
     # (fast mode), None for the whole vocabulary

@@ -232,20 +232,23 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
                 max_len: int | None = None, record: bool = False, top_n_rejected: int = 5,
                 prefix: Prefix = None, constraints: Constraints = None,
                 intervention: Intervention | None = None, tgt_tokenizer: Any = None,
-                stopping: str = "exact") -> list[BeamResult]:
+                stopping: str = "exact", trace: bool = True) -> list[BeamResult]:
     """Batched beam search. src: (B, S) ids with </s> (``batching.make_batch``); src_lengths: (B,).
 
     Returns one ``BeamResult`` per sentence: the ``nbest`` best complete hypotheses (each with its own
-    attention matrix) and the trace (always; attention rows and rejected continuations only with
-    ``record=True``, which never changes the output). ``prefix``: ids forced at the first steps (shared or
-    one list per sentence); ``constraints``: ``{step: {"force": id} | {"block": [ids]}}`` (shared or per
-    sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the trace.
+    attention matrix) and the trace (attention rows and rejected continuations only with ``record=True``;
+    no trace at all with ``trace=False``, for text only: neither changes the output). ``prefix``: ids forced at
+    the first steps (shared or one list per sentence); ``constraints``: ``{step: {"force": id} | {"block":
+    [ids]}}`` (shared or per sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the
+    trace.
     ``stopping``: ``"exact"`` (the proven bound: the same n-best list as running to the cap),
     ``"heuristic"`` (the usual toolkit rule: faster with a length penalty, rarely a different result) or
     ``"never"`` (every sentence runs to its cap: the reference for tests and for teaching).
     """
     mode, k = length_penalty, beam_size
     _check_options(k, nbest, mode, alpha, stopping)
+    if record and not trace:
+        raise ValueError("record=True writes into the trace: it needs trace=True")
     b, device = src.shape[0], src.device
     prefixes = normalise_prefix(prefix, b)
     bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)
@@ -269,7 +272,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         at_limit = (limits_dev == t) if bool((limits[active] == t).any()) else None
         if at_limit is not None or bool(sel.eos_admit.any()):  # most steps finish nothing: skip the merge
             fin = update_finished(fin, live, new, sel, cand, logp, attn, t, at_limit, mode, alpha)
-        records.append((active_dev, beam_records.record_step(sel, new, cand, logp, attn, record, top_n_rejected)))
+        if trace:
+            records.append((active_dev, beam_records.record_step(sel, new, cand, logp, attn, record, top_n_rejected)))
         code = is_done(sel.scores, fin, limits_dev, t, mode, alpha, stopping).cpu()
         stopped, live = code > 0, new
         if not bool(stopped.any()):
@@ -284,8 +288,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
         active, active_dev, limits_dev = active[keep], active_dev[keep_dev], limits_dev[keep_dev]
     settings = {"beam_size": k, "nbest": nbest, "length_penalty": mode, "alpha": alpha, "max_ratio": max_ratio,
                 "stopping": stopping, "record": record, "top_n_rejected": top_n_rejected if record else 0}
-    return beam_records.collect_results(records, pool, done, stop_step, src, src_lengths, limits, settings,
-                                        tgt_tokenizer)
+    return beam_records.collect_results(records if trace else None, pool, done, stop_step, src, src_lengths, limits,
+                                        settings, tgt_tokenizer)
 
 
 def _fields(x: Any) -> list[Any]:

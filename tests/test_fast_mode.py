@@ -112,6 +112,32 @@ def test_full_shortlist_reproduces_the_exact_search(toy_translator, toy_pairs):
 
 
 @needs_toy
+@pytest.mark.parametrize("fast", [FastMode(), FastMode(int8=True), FastMode(shortlist=True),
+                                  FastMode(int8=True, shortlist=True)], ids=str)
+def test_text_only_decoding_equals_the_traced_one(toy_translator, toy_pairs, fast):
+    """What ``translate`` and ``evaluate`` run (``trace=False``) finds the traced search's hypotheses, in every
+    fast mode (a shortlist's positions mapped back to ids without a trace to map)."""
+    sentences = list(toy_pairs[0][:20])
+    cfg = toy_translator.model.cfg
+    toy_translator.fast_models = FastModels(toy_translator.model)
+    if fast.shortlist:  # the shipped toy model has none: every other piece, with the specials and what it writes
+        used = {t for r in toy_translator.decode(sentences, beam_size=4) for h in r.hypotheses for t in h.tokens}
+        kept = sorted(set(SPECIALS) | used | set(range(0, cfg.tgt_vocab_size, 2)))
+        toy_translator.fast_models.shortlist = Shortlist(np.asarray(kept), np.zeros(cfg.src_vocab_size + 1, np.int64),
+                                                         np.zeros(0, np.int64), cfg.tgt_vocab_size, {})
+    options = dict(beam_size=4, nbest=2, length_penalty="gnmt", alpha=1.0, batch_size=7, fast=fast)
+    traced, text_only = (toy_translator.decode(sentences, trace=t, **options) for t in (True, False))
+    translated = toy_translator.translate(sentences, beam_size=4, length_penalty="gnmt", alpha=1.0, fast=fast)
+    toy_translator.fast_models = FastModels(toy_translator.model)
+    for a, b in zip(traced, text_only):
+        assert [(h.tokens, h.score, h.logprob, h.text) for h in a.hypotheses] == \
+               [(h.tokens, h.score, h.logprob, h.text) for h in b.hypotheses]
+        assert a.trace is not None and b.trace is None
+        assert a.scored_pieces == b.scored_pieces and (a.scored_pieces is None) == (not fast.shortlist)
+    assert translated == [r.best.text for r in traced]
+
+
+@needs_toy
 def test_int8_stays_close_to_the_exact_model(toy_translator, toy_pairs):
     sentences = list(toy_pairs[0][:40])
     exact = toy_translator.translate(sentences, beam_size=4)

@@ -210,6 +210,29 @@ def test_recording_does_not_change_the_output():
         assert b.trace.attention.shape == (len(b.trace), len(b.trace.source)) and len(b.trace.rejected.parent) > 0
 
 
+def hypothesis_values(result):
+    return [(h.tokens, h.logprob, h.score, h.token_logprobs.tolist(),
+             None if h.attention is None else h.attention.tolist(), h.pieces) for h in result.hypotheses]
+
+
+@pytest.mark.parametrize("mode,alpha", MODES)
+@pytest.mark.parametrize("stopping", ["exact", "heuristic"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_text_only_search_gives_the_same_hypotheses(mode, alpha, stopping, dtype):
+    """``trace=False`` (translate, evaluate) skips the search tree: the same hypotheses to the last bit, scores
+    included (computed without the trace as the trace computes them), and no trace."""
+    model = tiny_model(3).to(dtype)
+    src, lengths = batch_of(MORE_SOURCES)
+    options = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, stopping=stopping)
+    traced = beam_search(model, src, lengths, **options)
+    text_only = beam_search(model, src, lengths, trace=False, **options)
+    for a, b in zip(traced, text_only):
+        assert hypothesis_values(a) == hypothesis_values(b)
+        assert b.trace is None and all(h.node == -1 for h in b.hypotheses) and all(h.node >= 0 for h in a.hypotheses)
+    with pytest.raises(ValueError, match="record=True writes into the trace"):
+        beam_search(model, src, lengths, record=True, trace=False)
+
+
 def check_trace(result, model=None, src_ids=None):
     """Invariants every trace must satisfy; with a model, also teacher-forced agreement."""
     trace = result.trace
