@@ -42,7 +42,8 @@ def table(runs: list[tuple[str, dict]]) -> str:
 
 def load(paths: list[str]) -> list[tuple[str, dict]]:
     names = {"beam-1thread-round1": "1 thread, round 1", "beam-1thread-round2": "1 thread, round 2",
-             "beam-2threads": "2 threads"}
+             "beam-2threads": "2 threads", "text-only-1thread-round1": "text only, 1 thread, round 1",
+             "text-only-1thread-round2": "text only, 1 thread, round 2", "text-only-2threads": "text only, 2 threads"}
     return [(names.get(Path(p).stem, Path(p).stem), json.loads(Path(p).read_text(encoding="utf-8"))) for p in paths]
 
 

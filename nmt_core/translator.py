@@ -151,7 +151,7 @@ class Translator:
         ``stopping``: see ``search.beam_search`` ("heuristic" is faster with a length penalty). ``constraints``
         force or block a token at a step (``{step: {"force": id}}`` / ``{step: {"block": [ids]}}``, step 0 = the
         first target token): the token what-ifs. ``fast``: opt-in approximations (``fast_mode.py``). ``trace=False``:
-        hypotheses only, no search tree (text output: ``translate``, ``evaluate``; about 4% faster exact)."""
+        hypotheses only, no search tree (text output: ``translate``, ``evaluate``; 3–6% faster, docs/benchmarks.md)."""
         check_decoding(beam_size=beam_size, nbest=nbest, max_ratio=max_ratio, alpha=alpha, batch_size=batch_size,
                        top_n_rejected=top_n_rejected)
         prepared = [self.prepare(s) for s in sentences]

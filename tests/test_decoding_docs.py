@@ -8,20 +8,45 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ["beam-1thread-round1", "beam-1thread-round2", "beam-2threads"]
+TEXT_ONLY = ["text-only-1thread-round1", "text-only-1thread-round2", "text-only-2threads"]
 
 
 def test_the_docs_table_is_the_runs_table():
     sys.path.insert(0, str(ROOT / "bench"))
     from decoding_table import load, table
 
-    runs = load([str(ROOT / "docs" / "decoding" / f"{name}.json") for name in RUNS])
-    assert table(runs) in (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    for names in (RUNS, TEXT_ONLY):
+        runs = load([str(ROOT / "docs" / "decoding" / f"{name}.json") for name in names])
+        assert table(runs) in (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
 
 
 def test_both_toolkits_decoded_the_same_test_set_on_the_cpu():
     sys.path.insert(0, str(ROOT / "bench"))
     from decoding_table import load
 
-    for _, doc in load([str(ROOT / "docs" / "decoding" / f"{name}.json") for name in RUNS]):
+    for _, doc in load([str(ROOT / "docs" / "decoding" / f"{name}.json") for name in RUNS + TEXT_ONLY]):
         assert doc["decode"]["device"] == "cpu" and doc["decode"]["sentences"] == 1000
         assert doc["peer"]["beam5"]["sentences_per_s"] > 0
+
+
+def test_text_only_search_changed_no_output_and_the_sentences_say_what_the_runs_say():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from decoding_table import ROWS, load
+
+    path = lambda name: str(ROOT / "docs" / "decoding" / f"{name}.json")  # noqa: E731
+    before, after = load([path(n) for n in RUNS]), load([path(n) for n in TEXT_ONLY])
+    for (_, old), (_, new) in zip(before, after):  # the same translations: the same BLEU in every mode
+        assert all(old["decode"][mode]["bleu"] == new["decode"][mode]["bleu"] for mode in ROWS)
+    one = lambda runs, side, mode="beam5": sorted(d[side][mode]["sentences_per_s"]  # noqa: E731
+                                                   for name, d in runs if "1 thread" in name)
+    ratio = lambda runs, mode: sorted(d["decode"][mode]["sentences_per_s"] / d["peer"]["beam5"]["sentences_per_s"]  # noqa: E731
+                                      for name, d in runs if "1 thread" in name)
+    text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    span = lambda v, f="{:.1f}": f"{f.format(v[0])}–{f.format(v[-1])}"  # noqa: E731
+    assert f"JoeyNMT itself decoded {span(one(after, 'peer'))} sentences/s with one thread" in text
+    assert (f"against {span(one(before, 'peer'))} in the first runs, while ours went from "
+            f"{span(one(before, 'decode'))} to {span(one(after, 'decode'))}.") in text
+    exact = sorted(d["decode"]["beam5"]["sentences_per_s"] / d["peer"]["beam5"]["sentences_per_s"] for _, d in after)
+    assert f"Exact beam search: {span(exact, '{:.2f}')}× here" in text and max(exact) < 3
+    fast = ratio(after, "beam5, int8 + shortlist, heuristic stop")
+    assert f"heuristic stop: {span(fast, '{:.2f}')}× with one thread" in text
