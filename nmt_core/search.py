@@ -215,7 +215,10 @@ def is_done(live_scores: Tensor, fin: FinishedPool, limits: Tensor, t: int, mode
     return torch.where(limits <= t, 2, code)
 
 
-def _check_options(beam_size: int, nbest: int, mode: str, alpha: float, stopping: str) -> None:
+def _check_options(beam_size: int, nbest: int, mode: str, alpha: float, stopping: str, record: bool = False,
+                   trace: bool = True) -> None:
+    if record and not trace:
+        raise ValueError("record=True writes into the trace: it needs trace=True")
     if stopping not in STOPPING_RULES:
         raise ValueError(f"stopping must be one of {STOPPING_RULES}, got {stopping!r}")
     if beam_size < 1 or not 1 <= nbest <= beam_size:
@@ -237,18 +240,15 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lengths: Tensor, *, beam_size: 
 
     Returns one ``BeamResult`` per sentence: the ``nbest`` best complete hypotheses (each with its own
     attention matrix) and the trace (attention rows and rejected continuations only with ``record=True``;
-    no trace at all with ``trace=False``, for text only: neither changes the output). ``prefix``: ids forced at
-    the first steps (shared or one list per sentence); ``constraints``: ``{step: {"force": id} | {"block":
-    [ids]}}`` (shared or per sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the
-    trace.
+    none with ``trace=False``, for text only: neither changes the output). ``prefix``: ids forced at the first
+    steps (shared or per sentence); ``constraints``: ``{step: {"force": id} | {"block": [ids]}}`` (shared or per
+    sentence); ``max_len`` clamps the ratio rule; ``tgt_tokenizer`` adds pieces to the trace.
     ``stopping``: ``"exact"`` (the proven bound: the same n-best list as running to the cap),
     ``"heuristic"`` (the usual toolkit rule: faster with a length penalty, rarely a different result) or
     ``"never"`` (every sentence runs to its cap: the reference for tests and for teaching).
     """
     mode, k = length_penalty, beam_size
-    _check_options(k, nbest, mode, alpha, stopping)
-    if record and not trace:
-        raise ValueError("record=True writes into the trace: it needs trace=True")
+    _check_options(k, nbest, mode, alpha, stopping, record, trace)
     b, device = src.shape[0], src.device
     prefixes = normalise_prefix(prefix, b)
     bans = TokenBans(model.cfg.tgt_vocab_size, b, prefixes, constraints, device)

@@ -1,4 +1,4 @@
-"""``studio.downloads.fingerprint``: the key of a chart spec shared by every session of a server. Inputs that draw
+"""``studio.fingerprint.fingerprint``: the key of a chart spec shared by every session of a server. Inputs that draw
 different charts must get different fingerprints (each case below once collided in a simpler version); inputs that
 draw the same chart the same one; what it cannot read by content is refused, never keyed by its address."""
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from studio.downloads import fingerprint
+from studio.fingerprint import fingerprint
 
 
 @dataclass
