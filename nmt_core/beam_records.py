@@ -90,13 +90,16 @@ def collect_results(records: list[tuple[Tensor, StepRecord]] | None, fin: Finish
                     stops: list[int], src: Tensor, src_lengths: Tensor, limits: Tensor, settings: dict[str, Any],
                     tgt_tokenizer: Any) -> list[BeamResult]:
     """Move everything to the host once and build per-sentence hypotheses and traces (``records=None``: the
-    hypotheses only, each scored as its trace node would be, and no trace)."""
+    hypotheses only, and no trace)."""
     host = lambda x: None if x is None else x.cpu().numpy()  # noqa: E731
     stacked = None if records is None else _stack_records(records, src.shape[0])  # (B, T, ...)
     pool = {name: host(getattr(fin, name)) for name in fin.__dataclass_fields__}
     src_np = src.cpu().numpy()
     pieces = PieceNames(tgt_tokenizer)
-    lp_args = settings["length_penalty"], settings["alpha"]
+    # every hypothesis's score from one array expression, traced or not (a scalar power may differ from the array
+    # one in the last bit): its log-prob over the penalty of its length, which is its node's step in the trace
+    pool_score = pool["logprob"] / penalty(np.maximum(pool["length"], 1), settings["length_penalty"],
+                                            settings["alpha"])
     results = []
     for b in range(src.shape[0]):
         s_len = int(src_lengths[b])
@@ -110,13 +113,10 @@ def collect_results(records: list[tuple[Tensor, StepRecord]] | None, fin: Finish
                 break
             n = int(pool["length"][b, r])
             node = -1 if trace is None else int(key_to_id[pool["key"][b, r]])
-            # without a trace, the score its node would have: the log-prob over the penalty of its step (its length)
-            score = (pool["logprob"][b, r] / penalty(np.maximum(np.int64(n), 1), *lp_args) if trace is None
-                     else trace.score[node])
             tokens = tuple(int(x) for x in pool["tokens"][b, r, :n])
             att = None if pool["attention"] is None else pool["attention"][b, r, :n, :s_len]
-            hyps.append(Hypothesis(tokens, pool["token_lp"][b, r, :n], float(pool["logprob"][b, r]), float(score),
-                                   att, node, pieces(tokens)))
+            hyps.append(Hypothesis(tokens, pool["token_lp"][b, r, :n], float(pool["logprob"][b, r]),
+                                   float(pool_score[b, r]), att, node, pieces(tokens)))
         if trace is not None:
             trace = replace(trace, source=tuple(int(x) for x in src_np[b, :s_len]),
                             hypotheses=tuple(h.node for h in hyps), stop_step=stops[b],

@@ -171,8 +171,8 @@ class Translator:
                 found = [map_result(r, kept) for r in found]
             for i, result in zip(index, found):
                 src_pieces = self.source_pieces(prepared[i].ids)
-                results[i] = BeamResult([self._finish(h) for h in result.hypotheses],
-                                        result.trace and replace(result.trace, source_pieces=src_pieces), src_pieces,
+                tree = None if result.trace is None else replace(result.trace, source_pieces=src_pieces)
+                results[i] = BeamResult([self._finish(h) for h in result.hypotheses], tree, src_pieces,
                                         None if kept is None else int(kept.numel()))
             if after_batch is not None:
                 after_batch()

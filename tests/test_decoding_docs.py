@@ -3,6 +3,7 @@ docs/decoding/*.json, each a ``bench/train_throughput.py --decode-from WORK --pe
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -50,3 +51,17 @@ def test_text_only_search_changed_no_output_and_the_sentences_say_what_the_runs_
     assert f"Exact beam search: {span(exact, '{:.2f}')}× here" in text and max(exact) < 3
     fast = ratio(after, "beam5, int8 + shortlist, heuristic stop")
     assert f"heuristic stop: {span(fast, '{:.2f}')}× with one thread" in text
+
+
+def test_the_text_only_gain_is_the_saved_runs():
+    saved = json.loads((ROOT / "docs" / "decoding" / "text-only-gain.json").read_text(encoding="utf-8"))
+    summary, figures = saved["summary"], saved["figures"]
+    batched = summary["text-only gain, batched (plain / text-only time)"]
+    alone = summary["text-only gain, one at a time (plain / text-only time)"]
+    bench = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    trace_doc = " ".join((ROOT / "docs" / "beam-trace.md").read_text(encoding="utf-8").split())
+    assert (f"text-only search is {batched:.2f}× the traced search batched and {alone:.2f}× one sentence at a "
+            "time") in bench
+    assert (f"{figures['beam 5 text only, batched']['sentences_per_s']} against "
+            f"{figures['beam 5, batched']['sentences_per_s']} sentences/s batched") in bench
+    assert f"{batched:.2f}x faster batched and {alone:.2f}x one at a time" in trace_doc

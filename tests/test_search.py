@@ -216,19 +216,25 @@ def hypothesis_values(result):
 
 
 @pytest.mark.parametrize("mode,alpha", MODES)
-@pytest.mark.parametrize("stopping", ["exact", "heuristic"])
+@pytest.mark.parametrize("stopping", ["exact", "heuristic", "never"])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_text_only_search_gives_the_same_hypotheses(mode, alpha, stopping, dtype):
+@pytest.mark.parametrize("limits", [{}, {"max_len": 1}, {"prefix": [4], "constraints": {1: {"block": [5]}}}],
+                         ids=["free", "capped", "prefixed-constrained"])
+def test_text_only_search_gives_the_same_hypotheses(mode, alpha, stopping, dtype, limits):
     """``trace=False`` (translate, evaluate) skips the search tree: the same hypotheses to the last bit, scores
-    included (computed without the trace as the trace computes them), and no trace."""
+    included, and no trace; also with hypotheses cut at the length cap, and with a forced prefix and a blocked
+    token."""
     model = tiny_model(3).to(dtype)
     src, lengths = batch_of(MORE_SOURCES)
-    options = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, stopping=stopping)
+    options = dict(beam_size=3, nbest=3, length_penalty=mode, alpha=alpha, stopping=stopping, **limits)
     traced = beam_search(model, src, lengths, **options)
     text_only = beam_search(model, src, lengths, trace=False, **options)
     for a, b in zip(traced, text_only):
         assert hypothesis_values(a) == hypothesis_values(b)
         assert b.trace is None and all(h.node == -1 for h in b.hypotheses) and all(h.node >= 0 for h in a.hypotheses)
+        check_trace(a)  # and the traced scores still agree with their trace
+    if "max_len" in limits:
+        assert any(not h.eos for r in traced for h in r.hypotheses)  # the cap did cut some
     with pytest.raises(ValueError, match="record=True writes into the trace"):
         beam_search(model, src, lengths, record=True, trace=False)
 
