@@ -4,7 +4,7 @@ import streamlit as st
 
 from nmt_core import viz
 from nmt_core.inspection.attribution import ATTENDED_AGAIN, METHODS, NEVER_ATTENDED, coverage
-from studio import display, downloads, explainers, layout, sentences, state
+from studio import display, downloads, explainers, layout, models, sentences, state
 from studio.priority import extras, first_result
 
 with first_result():  # what the student waits for; the rest of the page waits for the class's (priority.py)
@@ -23,10 +23,11 @@ with first_result():  # what the student waits for; the rest of the page waits f
     with right:
         steps = state.control(st.slider, "Integration steps", "attr_steps", 16, min_value=2, max_value=64,
                               disabled=method != METHODS[1], help="One batched backward pass each.")
-    result = explainers.attribution(ref, sentence, method or METHODS[1], steps)
-    display.show_text("The model's translation (each row below explains one of its tokens)", result.tgt_text)
+    display.show_text("The model's translation (each row below explains one of its tokens)",
+                      models.own_translation(ref, sentence))
 
 with extras():
+    result = explainers.attribution(ref, sentence, method or METHODS[1], steps)
     heat = st.columns(2, gap="large")
     if result.attention is not None:
         with heat[0]:

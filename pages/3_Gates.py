@@ -16,10 +16,10 @@ with first_result():  # what the student waits for; the rest of the page waits f
     sentence = sentences.sentence_box(ref)
     if sentence is None:
         st.stop()
-    result = models.gates(ref, sentence)
-    display.show_text("The model's translation (what the decoder runs on)", result.tgt_text)
+    display.show_text("The model's translation (what the decoder runs on)", models.own_translation(ref, sentence))
 
 with extras():
+    result = models.gates(ref, sentence)
     side, layer, direction = layers.layer_picker(result, follows=ref)
     equations = EQUATIONS[result.cell]
     gate_names = [eq.quantity for eq in equations]

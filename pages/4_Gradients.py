@@ -14,11 +14,12 @@ with first_result():  # what the student waits for; the rest of the page waits f
     sentence = sentences.sentence_box(ref)
     if sentence is None:
         st.stop()
+    display.show_text("The model's translation (the loss below is its)", models.own_translation(ref, sentence))
+
+with extras():
     result = models.gradient_flow(ref, sentence)
     st.caption(f"Loss of the model's own translation: L = {result.loss:.3f} "
                f"(summed over {len(result.tgt_pieces)} tokens)")
-
-with extras():
     log_y = state.control(st.toggle, "Logarithmic scale", "log", True)
     downloads.chart(viz.grad_norm_chart, result, log_y=log_y, data=result.to_frame(), name="gradient-flow")
     st.caption("**dL/dh (total)** counts every path from a hidden state to the loss: through the recurrence, the "

@@ -28,6 +28,7 @@ from nmt_core import inspection
 from nmt_core.checkpoint import Checkpoint
 from nmt_core.fast_mode import FastMode
 from nmt_core.hypotheses import BeamResult, Diagnosis
+from nmt_core.inspection.sentence import prepare
 from nmt_core.model import Intervention
 from nmt_core.runs import list_runs
 from nmt_core.translator import Translator
@@ -188,6 +189,17 @@ def _attention(path: str, mtime: float, sentence: str, target: str) -> inspectio
 def attention(ref: ModelRef, sentence: str, target: str) -> inspection.AttentionResult:
     """The attention weights while the decoder is teacher-forced on ``target``."""
     return or_stop(_attention, ref, sentence, target)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _own_translation(path: str, mtime: float, sentence: str) -> str:
+    ckpt = shared_translator(path, mtime).checkpoint
+    return prepare(ckpt.model, ckpt.tokenizers, sentence).tgt_text
+
+
+def own_translation(ref: ModelRef, sentence: str) -> str:
+    """The greedy translation gates, gradient flow and attribution teacher-force (``prepare``), without their work."""
+    return or_stop(_own_translation, ref, sentence)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -280,3 +280,16 @@ def test_inspect_sentence_and_cli(tiny_config, tiny_tokenizers, tmp_path):
     assert cli_main(["inspect", "--checkpoint", str(ckpt), "--src", SRC, "--tgt", TGT, "--out", str(out)]) == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["tgt"] == TGT and len(data["attention"]["weights"]) == 6
+
+
+def test_the_first_result_text_is_what_every_inspection_view_runs_on(tiny_tokenizers):
+    """The pages show ``prepare``'s greedy translation before the heavy work (studio/priority.py); gates, gradient
+    flow and attribution must teacher-force exactly that translation."""
+    from nmt_core.inspection.attribution import attribution
+
+    model = make_model(tiny_tokenizers).eval()
+    for sentence in ("the red car", "a small house is here", "the car"):
+        own = prepare(model, tiny_tokenizers, sentence)
+        assert gate_trace(model, tiny_tokenizers, sentence).tgt_text == own.tgt_text
+        assert attribution(model, tiny_tokenizers, sentence, steps=2).tgt_text == own.tgt_text
+        assert gradient_flow(model, tiny_tokenizers, sentence).tgt_pieces == own.tgt_pieces
