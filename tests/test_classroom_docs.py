@@ -90,7 +90,7 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     assert f"{cpu(after)} CPU seconds per round against {cpu(before_priority)} before" in flat
     assert f"median of {_span(_times(two))} s (p95 {_span(_times(two, 'p95'))} s)" in flat and max(_times(two)) <= 1
     assert f"after a median of {_span(_times(four))} s (p95 {_span(_times(four, 'p95'))} s)" in flat
-    assert sum(m <= 1 for m in _times(four)) == 1  # "met in one round of two"
+    assert max(_times(four)) <= 1  # "met"
     from studio import priority
     waits = priority.WAIT_S
     assert (f"Every wait is bounded ({waits['first']:g} s for a first-result slot, {waits['first results']:g} s for "
@@ -121,5 +121,5 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     assert f"and {_span(_times(two), '{:.1f}')} s with two" in readme
     deploy = " ".join((ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
     assert f"30 such students kept {busy} cores busy" in deploy and "S ≈ 50" in deploy
-    assert "(median; p95 under 0.35 s)" in readme and max(w["translation_s"]["p95"] for w in working) < 0.35
-    assert "p95 under 1.8 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.8
+    assert "(median; p95 under 0.4 s)" in readme and max(w["translation_s"]["p95"] for w in working) < 0.4
+    assert "p95 under 1.1 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.1
