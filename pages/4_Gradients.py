@@ -14,7 +14,8 @@ with first_result():  # what the student waits for; the rest of the page waits f
     sentence = sentences.sentence_box(ref)
     if sentence is None:
         st.stop()
-    display.show_text("The model's translation (the loss below is its)", models.own_translation(ref, sentence))
+    display.show_text("The model's translation (its loss is differentiated below)",
+                      models.own_translation(ref, sentence))
 
 with extras():
     result = models.gradient_flow(ref, sentence)
