@@ -199,3 +199,9 @@ def test_a_translate_page_held_back_still_finishes(studio, monkeypatch):
     assert at.code[0].value.strip()  # the translation
     assert at.subheader[0].value == "The search tree"  # and the extras, after at most a second of waiting
     assert waited >= 0.9 and priority.NOTE not in [c.value for c in at.caption]  # it waited; the note is gone
+
+
+def test_the_docs_quote_the_note_the_page_shows():
+    first_sentence = priority.NOTE.split(".")[0]
+    studio_doc = " ".join((ROOT / "docs" / "studio.md").read_text(encoding="utf-8").split())
+    assert f'"{first_sentence}"' in studio_doc
