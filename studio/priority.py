@@ -48,7 +48,7 @@ def slots(part: str) -> int:
     return int(raw)
 
 
-_first_results = threading.Condition()
+_progress = threading.Condition()  # notified when the last first result is shown and when an extras slot frees
 _waiting = 0  # sessions of this process that have not shown their first result yet
 _slots = {part: threading.BoundedSemaphore(slots(part)) for part in _ENV}
 _this_thread = threading.local()  # which part this script thread is in
@@ -69,7 +69,7 @@ def first_result() -> Iterator[None]:
     inside or queued, every session's extras wait. Its own wait shows nothing (the page has not started), so a
     rerun asked for meanwhile waits for it: at most ``WAIT_S["first"]``."""
     global _waiting
-    with _first_results:
+    with _progress:
         _waiting += 1
     slot = False
     try:
@@ -80,10 +80,10 @@ def first_result() -> Iterator[None]:
         _this_thread.part = None
         if slot:
             _slots["first"].release()
-        with _first_results:
+        with _progress:
             _waiting -= 1
             if not _waiting:
-                _first_results.notify_all()
+                _progress.notify_all()
 
 
 @contextmanager
@@ -108,8 +108,8 @@ def extras() -> Iterator[None]:
         _this_thread.part = None
         if slot:
             _slots["extras"].release()
-            with _first_results:  # wake the pages waiting for a slot now, not at their next tick
-                _first_results.notify_all()
+            with _progress:  # wake the pages waiting for a slot now, not at their next tick
+                _progress.notify_all()
 
 
 def _wait(done: Callable[[], bool], limit_s: float, note: Any) -> bool:
@@ -120,6 +120,6 @@ def _wait(done: Callable[[], bool], limit_s: float, note: Any) -> bool:
         if time.monotonic() >= deadline:
             return False
         note.caption(NOTE)
-        with _first_results:
-            _first_results.wait(min(_TICK_S, max(0.0, deadline - time.monotonic())))
+        with _progress:
+            _progress.wait(min(_TICK_S, max(0.0, deadline - time.monotonic())))
     return True
