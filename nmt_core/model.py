@@ -26,7 +26,6 @@ from torch import Tensor, nn
 
 from . import teacher_forcing
 from .config import ModelConfig
-from .dropout import Dropout
 from .losses import summed_cross_entropy
 from .recurrent import RecurrentStack
 from .replay import LayerTrace
@@ -189,7 +188,7 @@ class Seq2Seq(nn.Module):
         self.out = nn.Linear(h, cfg.tgt_vocab_size)
         if cfg.tie_embeddings:  # Press & Wolf 2017: one matrix for "which word came in" and "which goes out"
             self.out.weight = self.tgt_embed.weight
-        self.dropout = Dropout(cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
         self._init_forget_bias(cfg.forget_bias)
 
     def _init_forget_bias(self, value: float) -> None:

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .dropout import Dropout
 from .replay import replay_rnn
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
@@ -40,7 +39,7 @@ class RecurrentStack(nn.Module):
                               batch_first=True, bidirectional=bidirectional)
             for k in range(layers)
         )
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, lengths: Tensor | None = None,
                 state: tuple[Tensor, Tensor | None] | None = None, *, trace: bool = False,
