@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "docs" / "threads"
 
@@ -81,3 +83,36 @@ def test_the_two_core_experiments_are_the_saved_ones():
     assert f"against the {2.5 / ratio - 1:.0%} the 2.5× target needs" in text and saved < 2.5 / ratio - 1
     # the lockstep layer is the function it claims to be, here as when it was timed
     assert doc["lockstep_max_difference_float64"] < 1e-12 and lockstep_difference() < 1e-12
+
+
+def test_the_dropout_masks_try_is_the_saved_one():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from dropout import random_bits_dropout, report
+
+    doc = json.loads((FOLDER / "dropout.json").read_text(encoding="utf-8"))
+    raw = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    text = " ".join(raw.split())
+    assert report(doc) in raw
+    one, two = doc["1 thread(s)"]["profile_forward_backward"], doc["2 thread(s)"]["profile_forward_backward"]
+    assert (f"`bernoulli_` took {one['bernoulli_ms']} ms with one thread and {two['bernoulli_ms']} ms with two, "
+            f"{100 * two['bernoulli_share']:.1f}% of the 2-thread time") in text
+    assert two["bernoulli_ms"] < 1.3 * one["bernoulli_ms"]  # "the second thread waits": no gain from it
+    rates = doc["random_bits_drop_rate_even_odd"]
+    assert f"(drop rates {rates[0]} and {rates[1]} in the two halves at p = 0.2)" in text
+    assert all(abs(r - 0.2) < 0.002 for r in rates)
+    gains = {t: [run["training_step_ms"][t]["F.dropout (bernoulli_)"] / run["training_step_ms"][t]["random bits"]
+                 for run in doc["earlier_runs_same_code"]] for t in ("1 thread(s)", "2 thread(s)")}
+    assert (f"gave whole steps of {gains['1 thread(s)'][0]:.2f}× and {gains['1 thread(s)'][1]:.2f}× (one thread) "
+            f"and {gains['2 thread(s)'][0]:.2f}× twice (two threads)") in text
+    assert f"{gains['2 thread(s)'][0]:.2f}" == f"{gains['2 thread(s)'][1]:.2f}"
+    rounds = doc["2 thread(s)"]["training_step_ms_rounds"]["F.dropout (bernoulli_)"]
+    assert f"ranged from {min(rounds)} to {max(rounds)} ms" in text
+    peer = json.loads((FOLDER / "small-2threads.json").read_text(encoding="utf-8"))
+    needed = 2.5 * peer["peer"]["src_tgt_tokens_per_s"] / peer["ours"]["src_tgt_tokens_per_s"] - 1
+    assert f"far from the {needed:.0%} the 2.5× target needs" in text
+    measured = [doc[t]["training_step_ms"] for t in ("1 thread(s)", "2 thread(s)")]
+    assert all(m["F.dropout (bernoulli_)"] / m["random bits"] - 1 < needed for m in measured)
+    # the masks are the ones it claims: both halves of each draw dropped at rate p
+    torch.manual_seed(0)
+    dropped = random_bits_dropout(torch.ones(400_000), 0.3) == 0
+    assert all(abs(dropped[k::2].double().mean().item() - 0.3) < 0.006 for k in (0, 1))
