@@ -116,3 +116,29 @@ def test_the_dropout_masks_try_is_the_saved_one():
     torch.manual_seed(0)
     dropped = random_bits_dropout(torch.ones(400_000), 0.3) == 0
     assert all(abs(dropped[k::2].double().mean().item() - 0.3) < 0.006 for k in (0, 1))
+
+
+def test_the_step_profile_and_its_bound_are_the_saved_ones():
+    sys.path.insert(0, str(ROOT / "bench"))
+    from step_profile import report, summary
+
+    raw = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    text = " ".join(raw.split())
+    doc = json.loads((FOLDER / "step-profile.json").read_text(encoding="utf-8"))
+    again = summary(json.loads((FOLDER / "step-profile-2.json").read_text(encoding="utf-8")))
+    assert report(doc) in raw
+    s = summary(doc)
+    assert f"a second run, which gave a bound of {again['bound']:.2f}×" in text
+    assert (f"The products gain {s['products_1'] / s['products_2']:.2f}× from the second thread and everything else "
+            f"{s['rest_1'] / s['rest_2']:.2f}×") in text
+    assert f"would take {s['best_step_2']:.1f} ms instead of {s['step_2']:.1f} ms, {s['bound']:.2f}× faster" in text
+    peer = json.loads((FOLDER / "small-2threads.json").read_text(encoding="utf-8"))
+    ratio = peer["ours"]["src_tgt_tokens_per_s"] / peer["peer"]["src_tgt_tokens_per_s"]
+    fraction = peer["ours"]["fraction_of_peak"]
+    assert f"{ratio:.2f} × {s['bound']:.2f} = {ratio * s['bound']:.2f}× JoeyNMT" in text
+    assert f"{100 * fraction:.1f}% × {s['bound']:.2f} = {100 * fraction * s['bound']:.0f}% of the matmul peak" in text
+    # what the paragraph concludes from them, for both runs
+    for bound in (s["bound"], again["bound"]):
+        assert fraction * bound < 0.60 and abs(ratio * bound - 2.5) < 0.1
+    # the bound is what it says: products as measured, everything else at a perfect 2x
+    assert s["best_step_2"] == s["products_2"] + s["rest_1"] / 2 and s["step_2"] > s["best_step_2"]
