@@ -12,11 +12,12 @@ Type a sentence, watch a **recurrent encoder-decoder with attention** translate 
 step: the beam search tree, the attention weights, the LSTM gates and the gradients flowing back in time.
 Then train a model of your own and watch it learn.
 """)
-guide = st.columns(4)
-for col, (page, label, _, what) in zip(guide * 2, layout.PAGES[1:]):
-    with col:
-        st.page_link(page, label=label)
-        st.caption(what)
+guide = layout.PAGES[1:]
+for row in range(0, len(guide), 4):  # every page, four to a row, in the navigation's order
+    for col, (page, label, _, what) in zip(st.columns(4), guide[row:row + 4]):
+        with col:
+            st.page_link(page, label=label)
+            st.caption(what)
 
 if not state.locked():
     model_upload.upload_panel()

@@ -57,18 +57,19 @@ for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
             st.caption("No attention: this model reads the source through one vector.")
 
 st.subheader("BLEU by source length")
-st.caption("Both models translate the first held-out test sentences of model A's data (greedy), scored with "
-           "sacrebleu per length bucket.")
+st.caption("Both models translate held-out test sentences of model A's data, evenly spaced through it (greedy), "
+           "scored with sacrebleu in three source-length buckets of about equal size.")
 n = state.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
 if state.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
     try:
-        table = corpora.bleu_by_length((ref_a, ref_b), n)
+        table, which = corpora.bleu_by_length((ref_a, ref_b), n)
     except (ValueError, OSError) as err:
         st.error(f"Cannot read model A's test data: {display.escape_md(err)}")
         st.stop()
     chart = viz.bottleneck_chart(table.rename(columns={"model": "variant"}))
     downloads.chart_with_downloads(chart.properties(title="BLEU per source-length bucket"), table, "bleu-by-length")
     st.dataframe(table, hide_index=True)
+    st.caption(f"{which}.")
 
 
 bottleneck_lab()

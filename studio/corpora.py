@@ -33,27 +33,51 @@ def model_data(ref: ModelRef) -> dict[str, Any]:
     return asdict(models.checkpoint(ref).config.data)
 
 
+def spread(total: int, n: int) -> list[int]:
+    """``n`` positions evenly spaced over ``range(total)`` (all of them when ``n >= total``). Why not the first
+    ``n``: test files are often sorted by length (Tatoeba's is, and so is the sample a shipped model carries), so
+    the first sentences would all be short and a chart by sentence length would have one bucket."""
+    return list(range(total)) if n >= total else [k * total // n for k in range(n)]
+
+
 def test_pairs(ref: ModelRef, n: int) -> tuple[list[str], list[str], str]:
-    """The first ``n`` held-out test pairs of a model and where they come from: the sample a shipped model
-    carries (so it can be scored without its corpus), else its data's test split, made as training made it."""
+    """``n`` held-out test pairs of a model, evenly spaced (``spread``), and where they come from: the sample a
+    shipped model carries (so it can be scored without its corpus), else its data's test split, made as training
+    made it."""
     sample = models.checkpoint(ref).extra.get("test_sample")
     if isinstance(sample, dict) and sample.get("src"):
-        return list(sample["src"][:n]), list(sample["tgt"][:n]), str(sample.get("source", "the model's test sample"))
-    test = corpus_splits(model_data(ref))[0]["test"].head(n)
+        picks = spread(len(sample["src"]), n)
+        source = str(sample.get("source", "the model's test sample"))
+        return [sample["src"][i] for i in picks], [sample["tgt"][i] for i in picks], source
+    test = corpus_splits(model_data(ref))[0]["test"]
+    test = test.iloc[spread(len(test), n)]
     return test["src"].tolist(), test["tgt"].tolist(), "the test split of the model's data"
+
+
+def length_edges(src: list[str], buckets: int = 3) -> tuple[float, ...]:
+    """Bucket edges (each bucket holds lengths in (lo, hi]) that cut these sentences' word counts into about
+    ``buckets`` equal parts. Fixed 5-word buckets would leave a sample of 2-7-word sentences with one or two."""
+    lengths = pd.Series([len(s.split()) for s in src])
+    cuts = sorted({int(q) for q in lengths.quantile([k / buckets for k in range(1, buckets)])})
+    low, high = int(lengths.min()), int(lengths.max())
+    return (low - 1, *[c for c in cuts if low <= c < high], high)
 
 
 @st.cache_data(max_entries=16, show_spinner="Translating the test set…")
 def _bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple[tuple[str, float], ...], n: int) -> pd.DataFrame:
-    src, refs, _ = test_pairs(_refs[0], n)
+    src, refs, source = test_pairs(_refs[0], n)
+    edges = length_edges(src)
     frames = []
     for ref in _refs:
         hyps = models.translator(ref).translate(src)
-        frames.append(bleu_per_bucket(src, hyps, refs).assign(model=ref.label))
-    return pd.concat(frames, ignore_index=True)
+        frames.append(bleu_per_bucket(src, hyps, refs, edges).assign(model=ref.label))
+    lengths = [len(s.split()) for s in src]
+    return pd.concat(frames, ignore_index=True), (f"{len(src):,} sentences evenly spaced through {source}, "
+                                                  f"{min(lengths)} to {max(lengths)} words long")
 
 
-def bleu_by_length(refs: tuple[ModelRef, ...], n: int) -> pd.DataFrame:
-    """BLEU/chrF per source-length bucket on the first ``n`` test pairs of the first model, one block of rows
-    per model (greedy). Cached on the models' (path, mtime) and ``n``."""
+def bleu_by_length(refs: tuple[ModelRef, ...], n: int) -> tuple[pd.DataFrame, str]:
+    """BLEU/chrF per source-length bucket (about equal thirds of the sentences) on ``n`` evenly spaced test pairs
+    of the first model, one block of rows per model (greedy), and a line saying which sentences. Cached on the
+    models' (path, mtime) and ``n``."""
     return _bleu_by_length(refs, tuple((r.path, r.mtime) for r in refs), n)

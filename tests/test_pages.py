@@ -56,6 +56,10 @@ def test_home_shows_the_model_card(studio):
     assert "Parameters" in labels and "Dev BLEU" in labels
     assert len(charts(at)) == 1  # the training curves from the checkpoint's history
     assert len(at.sidebar.selectbox(key="model").options) >= 2
+    from studio import layout
+
+    guide = [c.value for c in at.main.caption]
+    assert all(what in guide for *_, what in layout.PAGES[1:])  # the guide lists every page, not the first 8
 
 
 def test_translate_beam_tree_and_beam_size(studio):
@@ -269,7 +273,21 @@ def test_compare_two_models_and_bleu_by_length(studio):
     at.slider(key="nt").set_value(50)
     at.toggle(key="bleu").set_value(True).run()
     assert not at.exception
-    assert set(at.dataframe[-1].value["model"]) and len(charts(at)) >= 2
+    table = at.dataframe[-1].value
+    assert set(table["model"]) and len(charts(at)) >= 2
+    assert table.groupby("model").bucket.nunique().min() >= 2  # the sentences span lengths, not the shortest 50
+    assert any(c.value.startswith("50 sentences evenly spaced through") for c in at.caption)
+
+
+def test_compare_spreads_its_sentences_and_cuts_equal_buckets():
+    from studio.corpora import length_edges, spread
+
+    assert spread(10, 3) == [0, 3, 6] and spread(3, 5) == [0, 1, 2]
+    assert spread(1000, 200)[-1] == 995  # reaches the end of a length-sorted file
+    src = [" ".join("w" * k for _ in range(k)) for k in (2, 2, 3, 4, 4, 5, 6, 6, 7)]
+    edges = length_edges(src)
+    assert edges[0] == 1 and edges[-1] == 7 and len(edges) == 4  # three buckets covering 2..7 words
+    assert length_edges(["a b", "c d"]) == (1, 2)  # one length: one bucket
 
 
 def test_data_page_browse_and_pieces(studio):

@@ -35,7 +35,9 @@ EDGES = (0, 5, 10, 15, 20, math.inf)  # bucket k holds lengths in (EDGES[k], EDG
 
 
 def bucket_label(lo: float, hi: float) -> str:
-    return f"{int(lo) + 1}+" if math.isinf(hi) else f"{int(lo) + 1}-{int(hi)}"
+    if math.isinf(hi):
+        return f"{int(lo) + 1}+"
+    return f"{int(hi)}" if int(lo) + 1 == int(hi) else f"{int(lo) + 1}-{int(hi)}"
 
 
 def bleu_by_length(src: list[str], hyps: list[str], refs: list[str], edges=EDGES) -> pd.DataFrame:
