@@ -67,11 +67,11 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, f
     if follows is not None:
         _forget_when_changed(key, follows)
     if locked():
-        value = query_value(key, default, options, kwargs.get("format_func", str))
-        value, notice = within_bounds(key, value, default, **kwargs)
-        if notice:
-            st.warning(f"The link's {label.lower()}: {notice}", icon=":material/tune:")
-        return keep(key, value)
+        return keep(key, link_value(key, label, default, **kwargs))
+    if key in st.query_params and key not in st.session_state:  # a link's value, before its widget exists
+        value = link_value(key, label, default, **kwargs)
+        if value is not _AS_GIVEN:  # the widget starts from the value the link was brought to, not its default
+            st.session_state[key] = value
     lo, hi, old = kwargs.get("min_value"), kwargs.get("max_value"), st.session_state.get(key)
     if isinstance(old, int | float) and lo is not None and hi is not None and not lo <= old <= hi:
         st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
@@ -81,6 +81,44 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, f
         arg = _DEFAULT_ARG[widget.__name__]
         kwargs[arg] = list(options).index(default) if arg == "index" else default
     return keep(key, widget(label, key=key, bind="query-params", **kwargs))
+
+
+_AS_GIVEN = object()  # ``link_value``'s answer when the link's value needs no change
+
+
+def link_value(key: str, label: str, default: Any, **kwargs: Any) -> Any:
+    """The value a link gives ``key``, read like ``default`` and brought inside the widget's bounds, with a one-line
+    warning on the page when the link's text could not be read or had to change: Streamlit's URL-bound widgets
+    would silently drop such a value (``?beam_size=99999`` became the default and left the address). In locked
+    mode this is the only check; otherwise it returns ``_AS_GIVEN`` when the widget may read the link itself."""
+    options, format_func = kwargs.get("options"), kwargs.get("format_func", str)
+    value = query_value(key, default, options, format_func)
+    value, notice = within_bounds(key, value, default, **kwargs)
+    raw = st.query_params.get(key)
+    if notice is None and raw is not None and not _readable(raw, default, options, format_func):
+        notice = (f"{raw!r} is not one of the choices" if options is not None else f"{raw!r} is not a value here") \
+            + f"; using {value!r}"
+    if notice:
+        st.warning(f"The link's {label.lower()}: {notice}", icon=":material/tune:")
+        return value
+    return value if locked() else _AS_GIVEN
+
+
+def _readable(raw: str, default: Any, options: Iterable[Any] | None, format_func: Callable[[Any], Any]) -> bool:
+    """Whether ``query_value`` understood ``raw`` (it falls back to the default when it does not)."""
+    if isinstance(default, list):
+        return True  # several values: those that match are kept, as the widget itself would
+    if options is not None:
+        return any(raw in (str(o), str(format_func(o))) for o in options)
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
+    if isinstance(default, int | float):
+        try:
+            number = float(raw)
+            return number == number and (isinstance(default, float) or abs(number) != float("inf"))
+        except ValueError:
+            return False
+    return True
 
 
 def _forget_when_changed(key: str, identity: Any) -> None:

@@ -324,3 +324,17 @@ def test_stop_before_training_began_terminates_the_process(studio):
     assert after.state == "stopped" and not after.active and "terminated" in after.message
     with pytest.raises(ValueError, match="no last.pt"):
         jobs.resume_training(runs, "early")
+
+
+def test_an_ordinary_link_says_what_it_could_not_use(studio):
+    """Outside locked mode too, a link's bad values are shown, not silently replaced by the widget's default."""
+    at = open_page("1_Translate.py", beam_size="99999", lp="foo", s="x" * 5000)
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("The link's beam size") and "99999 is outside 1..12; using 12" in w for w in warnings)
+    assert any("'foo' is not one of the choices" in w for w in warnings)
+    assert any("5,000 characters, cut to the first 2,000" in w for w in warnings)
+    assert at.slider(key="beam_size").value == 12  # what the link was brought to, as in locked mode
+    at = open_page("1_Translate.py", beam_size="abc")
+    assert any("'abc' is not a value here; using 5" in w.value for w in at.warning)
+    at = open_page("1_Translate.py", beam_size="3")
+    assert not [w for w in at.warning if "The link's" in w.value]  # a good link: not a word
