@@ -163,3 +163,20 @@ def test_the_lesson_file_holds_every_view_and_no_network_address(studio):
         assert f"<h2>{section}</h2>" in page
     assert "<script src=" not in page and "cdn.jsdelivr" not in page
     assert lesson_export.file_name("My grandmother / likes jazz!") == "lesson-my-grandmother-likes-jazz.html"
+
+
+def test_the_linked_views_fit_a_laptop_page(studio):
+    """At 1280 pixels the page's main column beside the sidebar is about 850 pixels wide: the whole linked figure,
+    labels included, must fit it, also for a long sentence (the state panels once stood side by side, 1,218 px)."""
+    import re
+
+    from nmt_core.inspection.linked import linked_sentence
+    from nmt_core.viz.linked import linked_views
+    from studio import downloads, models
+
+    translator = models.translator(models.available_models()["toy-en-es (shipped)"])
+    for sentence in ("the red car is fast", "the big red car and the small blue house and the old green tree are fast"):
+        spec = json.dumps(linked_views(linked_sentence(translator, sentence)).to_dict())
+        svg = downloads.figure_bytes(spec, "svg").decode("utf-8")
+        width = float(re.search(r'<svg[^>]* width="([\d.]+)"', svg).group(1))
+        assert width <= 850, (sentence, width)

@@ -27,6 +27,8 @@ from .common import LABEL_EXPR, OKABE_ITO, axis_labels, readable_piece
 
 TARGET_COLOUR, SOURCE_COLOUR = OKABE_ITO[3], OKABE_ITO[0]  # vermillion, blue
 CELL = 30  # pixels per token in the matrices
+#: The most pixels a matrix, the beam tree and a token strip take across (a long sentence gets narrower cells).
+MATRIX_WIDTH, TREE_WIDTH, STRIP_WIDTH = 320, 640, 760
 
 
 def _selections() -> tuple[alt.Parameter, alt.Parameter]:
@@ -58,7 +60,13 @@ def _matrix(matrix: np.ndarray, s: LinkedSentence, title: str, scheme: str, targ
         color=alt.Color("value:Q", scale=alt.Scale(scheme=scheme, domainMin=0), legend=None),
         stroke=_outline(target, source),
         tooltip=["target:N", "source:N", alt.Tooltip("value:Q", format=".4g", title=title)],
-    ).add_params(target, source).properties(width=CELL * len(s.src_pieces), height=CELL * len(s.tgt_pieces))
+    ).add_params(target, source).properties(width=_cell(s) * len(s.src_pieces), height=_cell(s) * len(s.tgt_pieces))
+
+
+def _cell(s: LinkedSentence) -> int:
+    """Pixels per token in the matrices: ``CELL``, smaller for long sentences, so that attention and salience side
+    by side stay within a laptop's page (about 850 pixels beside the sidebar)."""
+    return max(14, min(CELL, MATRIX_WIDTH // max(1, len(s.src_pieces))))
 
 
 def _states(values: np.ndarray, pieces: tuple[str, ...], field: str, title: str, selection) -> alt.LayerChart:
@@ -87,11 +95,14 @@ def _states(values: np.ndarray, pieces: tuple[str, ...], field: str, title: str,
 def _strip(pieces: tuple[str, ...], field: str, title: str, selection, colour: str) -> alt.LayerChart:
     frame = pd.DataFrame({field: range(len(pieces)), "token": [readable_piece(p) for p in pieces]})
     per_token = min(120, max(44, 9 * int(frame.token.str.len().max())))  # the longest token fits its box
+    font = 13
+    if per_token * len(pieces) > STRIP_WIDTH:  # a long sentence: narrower boxes, smaller letters, within the page
+        per_token, font = max(30, STRIP_WIDTH // len(pieces)), 11
     x = alt.X(f"{field}:O", axis=None)
     boxes = alt.Chart(frame).mark_rect(cornerRadius=4, strokeWidth=2.5).encode(
         x=x, fill=alt.when(selection).then(alt.value(colour)).otherwise(alt.value("#f2f2f2")),
         stroke=alt.value(colour), tooltip=["token:N"]).add_params(selection)
-    text = alt.Chart(frame).mark_text(fontSize=13).encode(
+    text = alt.Chart(frame).mark_text(fontSize=font).encode(
         x=x, text="token:N", color=alt.when(selection).then(alt.value("white")).otherwise(alt.value("#222")))
     return (boxes + text).properties(title=title, width=max(200, per_token * len(pieces)), height=30)
 
@@ -110,8 +121,8 @@ def _tree(nodes: pd.DataFrame, edges: pd.DataFrame, target) -> alt.LayerChart:
     ring = base.mark_point(size=420, strokeWidth=3, filled=False).encode(
         stroke=alt.value(TARGET_COLOUR), opacity=alt.when(target).then(alt.value(1.0)).otherwise(alt.value(0.0)))
     labels = base.mark_text(align="left", dx=7, dy=-8, fontSize=11).encode(text="piece:N")
-    return (lines + points + ring + labels).properties(title="Beam search tree (best path in vermillion)",
-                                                       width=max(300, 90 * (int(nodes.step.max()) + 1)),
+    width = min(TREE_WIDTH, max(300, 90 * (int(nodes.step.max()) + 1)))
+    return (lines + points + ring + labels).properties(title="Beam search tree (best path in vermillion)", width=width,
                                                        height=max(140, 22 * (float(nodes.y.max()) + 1)))
 
 
@@ -125,7 +136,7 @@ def linked_views(s: LinkedSentence) -> alt.VConcatChart:
         matrices = [_matrix(s.salience, s, "Salience ‖d log p(y_t)/d h_s‖", "greens", target, source)]
         if s.attention is not None:
             matrices.insert(0, _matrix(s.attention, s, "Attention", "blues", target, source))
-        states = alt.hconcat(
+        states = alt.vconcat(  # one above the other: side by side they were wider than a laptop's page
             _states(s.decoder_states, s.tgt_pieces, "t", s.decoder_label + " (rows: target steps)", target),
             _states(s.encoder_states, s.src_pieces, "s", "encoder top layer · h (rows: source tokens)", source))
         rows = [strips, alt.hconcat(*matrices).resolve_scale(color="independent"),
