@@ -19,7 +19,7 @@ from studio import downloads, labs
 from studio.display import escape_md
 
 #: How each verdict reads on screen; ``None`` is a table too small to judge.
-VERDICT_MARKS = {True: "✅ supported", False: "❌ not reproduced at this budget", None: "❔ cannot tell"}
+VERDICT_MARKS = {True: "✅ supported", False: "❌ not reproduced here", None: "❔ cannot tell"}
 
 #: Each lab: what it does (the run button's help), its charts from its tables, and the table shown in full.
 Charts = Callable[[dict[str, pd.DataFrame]], list[tuple[Any, pd.DataFrame, str]]]

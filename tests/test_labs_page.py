@@ -83,3 +83,23 @@ def test_a_lab_does_not_read_the_tables_of_a_lab_whose_name_extends_its_own():
     for name in ("greedy-vs-beam", "bottleneck"):
         _, tables = labs.lab_tables(name)
         assert tables and not any(t.startswith("en_de") for t in tables), sorted(tables)
+
+
+def test_the_vanishing_verdict_names_the_lstm_that_carries_it():
+    """A plain LSTM no better than the RNN must not sit silently under a supported mark for "an LSTM about 100"."""
+    rows = [("rnn", 5, 1.0), ("rnn", 10, 0.5), ("lstm", 5, 1.0), ("lstm", 10, 0.5),
+            ("lstm (open forget gate)", 5, 1.0), ("lstm (open forget gate)", 100, 0.95)]
+    judged = verdict("vanishing", {"accuracy": pd.DataFrame(rows, columns=["variant", "lag", "accuracy"])})
+    assert judged.supported is True
+    assert "Only the LSTM whose forget gate starts open" in judged.measured
+    assert "the plain LSTM does not" in judged.measured
+    rows[3] = ("lstm", 10, 0.95)  # the plain LSTM also beats the RNN: nothing to add
+    judged = verdict("vanishing", {"accuracy": pd.DataFrame(rows, columns=["variant", "lag", "accuracy"])})
+    assert "Only the LSTM" not in judged.measured
+
+
+def test_the_bottleneck_verdict_says_its_measure_and_the_relative_loss():
+    judged = verdict("bottleneck", _bottleneck(38.0, 20.1, 25.0, 9.3))
+    assert judged.supported is False  # attention's absolute lead shrinks: 17.9 -> 15.7
+    assert "Attention's lead: 17.9 BLEU on the shortest, 15.7 on the longest (the verdict's measure)" in judged.measured
+    assert "the shortest keep 53% of attention's BLEU, the longest 37%" in judged.measured
