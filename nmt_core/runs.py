@@ -245,10 +245,18 @@ class RunInfo:
             done = max(done, self.elapsed_s / self.budget_s)
         return min(1.0, done)
 
+    def position(self) -> str:
+        """Where the run is, by both of its limits: "step 694/100,000 · 600 s of its 600 s budget". Why both: a run
+        that stops on its time budget would otherwise show a full progress bar next to a small step count."""
+        where = f"step {self.step:,}/{self.max_steps:,}"
+        if self.budget_s:
+            where += f" · {format_seconds(self.elapsed_s or 0)} of its {format_seconds(self.budget_s)} time budget"
+        return where
+
     def describe(self) -> str:
         """One line for a person: which run, where it is, when it should end."""
         eta = f", about {format_seconds(self.eta_s)} left" if self.eta_s is not None else ""
-        return f"run '{self.name}' is {self.state} (step {self.step}/{self.max_steps}{eta})"
+        return f"run '{self.name}' is {self.state} ({self.position()}{eta})"
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -23,9 +23,9 @@ with first_result():  # what the student waits for; the rest of the page waits f
 
 with extras():
     st.subheader("The search tree")
-    st.caption("Each node is a prefix the search kept, labelled with its last token and its score. Red: the path to "
-               "the best translation; orange: the other n-best; squares: finished hypotheses; grey: pruned branches. "
-               "Press Play to watch the beam expand.")
+    st.caption("Each node is a prefix the search kept, labelled with its last token and its score. Vermillion: the "
+               "path to the best translation; orange: the other n-best; squares: finished hypotheses; grey: pruned "
+               "branches. Press Play to watch the beam expand.")
     beam_player.beam_tree_player(result)
 
     st.subheader("n-best list")

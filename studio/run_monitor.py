@@ -44,7 +44,7 @@ def run_monitor(name: str) -> None:
         if now.state != info.state:
             st.rerun()  # started, running or ended: redraw the run list and buttons, start or stop polling
         eta = f" · about {format_seconds(now.eta_s)} left" if now.eta_s is not None else ""
-        st.progress(now.progress, text=f"**{escape_md(name)}**: {now.state} · step {now.step}/{now.max_steps}{eta}")
+        st.progress(now.progress, text=f"**{escape_md(name)}**: {now.state} · {now.position()}{eta}")
         if now.message and now.state in ("failed", "died", "stopped", "finished"):
             (st.error if now.state in ("failed", "died") else st.caption)(f"{now.state}: {now.message}"
                                                                           if now.state != "died" else

@@ -130,7 +130,7 @@ def side_by_side(ref: ModelRef, sentence: str) -> None:
 
 def comparison_table(settings: list[Setting], results: list[BeamResult]) -> pd.DataFrame:
     """One row per setting; ``parts ways at`` is the first output position (1-based) where the output differs from
-    the first setting's (empty when they agree everywhere)."""
+    the first setting's, or "same output" (text, so the table never shows a bare "None")."""
     first = results[0].best.pieces if results[0].hypotheses else ()
     rows = []
     for setting, result in zip(settings, results):
@@ -143,5 +143,6 @@ def comparison_table(settings: list[Setting], results: list[BeamResult]) -> pd.D
                      None if len(pieces) == len(first) else min(len(pieces), len(first)) + 1)
         rows.append({"setting": setting.name, "translation": best.text, "score": best.score, "log p": best.logprob,
                      "length": len(best.tokens), "stopped at step": result.trace.stop_step,
-                     "stop reason": result.trace.stop_reason, "parts ways at": split})
+                     "stop reason": result.trace.stop_reason,
+                     "parts ways at": "same output" if split is None else f"piece {split}"})
     return pd.DataFrame(rows)

@@ -54,3 +54,16 @@ def test_a_broken_config_falls_back_to_the_request_and_a_missing_one_to_nothing(
     run.config_file.unlink()
     (run.path / "requested.yaml").unlink()
     assert run_info(run.path).max_steps == 0
+
+
+def test_a_run_says_where_it_is_by_both_of_its_limits(tmp_path):
+    """A run stopped by its time budget shows a full bar: its line must say so next to the small step count."""
+    from nmt_core.runs import RunInfo
+
+    timed = RunInfo("r", tmp_path, "finished", 694, 100_000, None, "time budget of 600s used", None, 600.4, True,
+                    True, budget_s=600)
+    assert timed.progress == 1.0
+    assert timed.position() == "step 694/100,000 · 10 min 00 s of its 10 min 00 s time budget"
+    assert "step 694/100,000 · 10 min 00 s of its" in timed.describe()
+    stepped = RunInfo("r", tmp_path, "running", 50, 200, None, "", 30.0, 12.0, False, False)
+    assert stepped.position() == "step 50/200" and stepped.progress == 0.25

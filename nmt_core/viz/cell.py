@@ -160,7 +160,8 @@ def equations(step: CellStep) -> list[str]:
 
 def title(step: CellStep) -> str:
     where = f"{step.side} layer {step.layer}" + (" (backward)" if step.direction else "")
-    return f"{step.cell.upper()} · {where} · step {step.t} “{step.label}” · unit {step.unit}"
+    # Steps counted from 1, as the player and the figure's step picker count them.
+    return f"{step.cell.upper()} · {where} · step {step.t + 1} “{step.label}” · unit {step.unit}"
 
 
 def cell_svg(step: CellStep) -> str:

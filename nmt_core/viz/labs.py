@@ -15,9 +15,11 @@ def vanishing_accuracy_chart(accuracy: pd.DataFrame) -> alt.Chart:
     """Lab ``vanishing`` table ``accuracy``: accuracy against lag, one line per cell variant, chance dashed."""
     base = alt.Chart(accuracy).encode(
         x=alt.X("lag:Q", scale=alt.Scale(type="log"), title="lag (steps between the symbol and the answer)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])), color=categorical_colour("variant", accuracy.variant),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy (dashed: chance)"),
+        color=categorical_colour("variant", accuracy.variant),
         tooltip=["variant:N", "lag:Q", alt.Tooltip("accuracy:Q", format=".2f"), "steps:Q", "solved_at:Q"])
-    chance = alt.Chart(accuracy).mark_rule(strokeDash=[4, 4], color="gray").encode(y="mean(chance):Q")
+    chance = alt.Chart(accuracy).mark_rule(strokeDash=[4, 4], color="gray").encode(
+        y=alt.Y("mean(chance):Q", title="accuracy (dashed: chance)"))
     return (base.mark_line() + base.mark_point(filled=True) + chance).properties(
         title="Recall the first symbol: accuracy by lag", width=360, height=240)
 
@@ -97,10 +99,11 @@ def tbptt_accuracy_chart(accuracy: pd.DataFrame) -> alt.Chart:
     frame = accuracy.assign(window=accuracy.window.astype(str) + np.where(accuracy.full_bptt, " (full)", ""))
     base = alt.Chart(frame).encode(
         x=alt.X("lag:Q", scale=alt.Scale(type="log"), title="lag (steps back to the symbol to copy)"),
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="accuracy (dashed: chance)"),
         color=categorical_colour("window", list(dict.fromkeys(frame.window)), title="window k"),
         tooltip=["cell:N", "window:N", "lag:Q", alt.Tooltip("accuracy:Q", format=".2f")])
-    chance = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="gray").encode(y="mean(chance):Q")
+    chance = alt.Chart(frame).mark_rule(strokeDash=[4, 4], color="gray").encode(
+        y=alt.Y("mean(chance):Q", title="accuracy (dashed: chance)"))
     return (base.mark_line() + base.mark_point(filled=True) + chance).properties(width=300, height=220).facet(
         column=alt.Column("cell:N", title=None), title="Truncated BPTT: which lags can be learned with window k")
 

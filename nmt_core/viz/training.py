@@ -36,9 +36,9 @@ def training_curves(metrics: pd.DataFrame) -> alt.VConcatChart:
 
 
 def length_histogram(counts: pd.DataFrame, *, title: str = "") -> alt.Chart:
-    """Sentence-length counts (columns side, length, sentences) as side-by-side bars per length."""
+    """Sentence-length counts in words (columns side, length, sentences) as side-by-side bars per length."""
     return alt.Chart(counts).mark_bar(opacity=0.8).encode(
-        x=alt.X("length:O", title="length (tokens)"), xOffset="side:N",
+        x=alt.X("length:O", title="length (words)"), xOffset="side:N",
         y=alt.Y("sentences:Q", title="sentences"),
         color=alt.Color("side:N", legend=alt.Legend(orient="top", title=None)),
         tooltip=["side:N", "length:O", "sentences:Q"],
