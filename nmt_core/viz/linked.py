@@ -28,7 +28,7 @@ from .common import LABEL_EXPR, OKABE_ITO, axis_labels, readable_piece
 TARGET_COLOUR, SOURCE_COLOUR = OKABE_ITO[3], OKABE_ITO[0]  # vermillion, blue
 CELL = 30  # pixels per token in the matrices
 #: The most pixels a matrix, the beam tree and a token strip take across (a long sentence gets narrower cells).
-MATRIX_WIDTH, TREE_WIDTH, STRIP_WIDTH = 320, 640, 760
+MATRIX_WIDTH, TREE_WIDTH, STRIP_WIDTH = 320, 620, 700
 
 
 def _selections() -> tuple[alt.Parameter, alt.Parameter]:
@@ -65,7 +65,7 @@ def _matrix(matrix: np.ndarray, s: LinkedSentence, title: str, scheme: str, targ
 
 def _cell(s: LinkedSentence) -> int:
     """Pixels per token in the matrices: ``CELL``, smaller for long sentences, so that attention and salience side
-    by side stay within a laptop's page (about 850 pixels beside the sidebar)."""
+    by side stay within a laptop's page (about 820 pixels beside the sidebar)."""
     return max(14, min(CELL, MATRIX_WIDTH // max(1, len(s.src_pieces))))
 
 
