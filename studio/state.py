@@ -65,13 +65,24 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, f
     starts again from ``default``, so no view keeps a choice (or its label) from an earlier input."""
     options = kwargs.get("options")
     if follows is not None:
-        _forget_when_changed(key, follows)
+        _forget_when_changed(key, follows, default)
+    clearable = widget.__name__ in ("segmented_control", "pills") and not kwargs.get("required")
     if locked():
-        return keep(key, link_value(key, label, default, **kwargs))
+        value, notice = link_value(key, default, clearable=clearable, **kwargs)
+        _warn(label, notice)
+        return keep(key, value)
+    corrected = st.session_state.setdefault("_link_corrected", set())
     if key in st.query_params and key not in st.session_state:  # a link's value, before its widget exists
-        value = link_value(key, label, default, **kwargs)
-        if value is not _AS_GIVEN:  # the widget starts from the value the link was brought to, not its default
-            st.session_state[key] = value
+        value, notice = link_value(key, default, clearable=clearable, **kwargs)
+        st.session_state[key] = value  # read as locked mode reads it; the widget would drop what it cannot parse
+        _warn(label, notice)
+        corrected.add(key)
+    elif key in corrected and key in st.session_state:
+        # Streamlit writes a value set from code into the address only once its widget has been seen, so a value
+        # the link gave in another form, or one brought inside the bounds, reaches the address on the run after
+        # the link's (the student's first click); a value already in the address as the widget writes it stays.
+        st.session_state[key] = st.session_state[key]
+        corrected.discard(key)
     lo, hi, old = kwargs.get("min_value"), kwargs.get("max_value"), st.session_state.get(key)
     if isinstance(old, int | float) and lo is not None and hi is not None and not lo <= old <= hi:
         st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
@@ -83,33 +94,37 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, f
     return keep(key, widget(label, key=key, bind="query-params", **kwargs))
 
 
-_AS_GIVEN = object()  # ``link_value``'s answer when the link's value needs no change
-
-
-def link_value(key: str, label: str, default: Any, **kwargs: Any) -> Any:
-    """The value a link gives ``key``, read like ``default`` and brought inside the widget's bounds, with a one-line
-    warning on the page when the link's text could not be read or had to change: Streamlit's URL-bound widgets
-    would silently drop such a value (``?beam_size=99999`` became the default and left the address). In locked
-    mode this is the only check; otherwise it returns ``_AS_GIVEN`` when the widget may read the link itself."""
+def link_value(key: str, default: Any, *, clearable: bool = False, **kwargs: Any) -> tuple[Any, str | None]:
+    """The value a link gives ``key``, read like ``default`` and brought inside the widget's bounds, and a notice
+    when the link's text could not be read or had to change (else None). Why in both modes: in locked mode no
+    widget stands between the link and the core, and otherwise Streamlit's URL-bound widget would silently drop
+    such a value (``?beam_size=99999`` became the default and left the address). ``clearable``: the widget may
+    hold no choice, which a link writes as an empty value."""
     options, format_func = kwargs.get("options"), kwargs.get("format_func", str)
+    raw = st.query_params.get(key)
+    if clearable and raw == "":
+        return None, None
     value = query_value(key, default, options, format_func)
     value, notice = within_bounds(key, value, default, **kwargs)
-    raw = st.query_params.get(key)
-    if notice is None and raw is not None and not _readable(raw, default, options, format_func):
+    if notice is None and raw is not None and not _readable(key, default, options, format_func):
         notice = (f"{raw!r} is not one of the choices" if options is not None else f"{raw!r} is not a value here") \
             + f"; using {value!r}"
+    return value, notice
+
+
+def _warn(label: str, notice: str | None) -> None:
     if notice:
         st.warning(f"The link's {label.lower()}: {notice}", icon=":material/tune:")
-        return value
-    return value if locked() else _AS_GIVEN
 
 
-def _readable(raw: str, default: Any, options: Iterable[Any] | None, format_func: Callable[[Any], Any]) -> bool:
-    """Whether ``query_value`` understood ``raw`` (it falls back to the default when it does not)."""
+def _readable(key: str, default: Any, options: Iterable[Any] | None, format_func: Callable[[Any], Any]) -> bool:
+    """Whether ``query_value`` understood the link's text for ``key`` (it falls back to the default when not)."""
+    raw = st.query_params.get(key)
+    known = None if options is None else {text for o in options for text in (str(o), str(format_func(o)))}
     if isinstance(default, list):
-        return True  # several values: those that match are kept, as the widget itself would
-    if options is not None:
-        return any(raw in (str(o), str(format_func(o))) for o in options)
+        return known is None or all(w in known for w in st.query_params.get_all(key))
+    if known is not None:
+        return raw in known
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
     if isinstance(default, int | float):
@@ -121,17 +136,17 @@ def _readable(raw: str, default: Any, options: Iterable[Any] | None, format_func
     return True
 
 
-def _forget_when_changed(key: str, identity: Any) -> None:
-    """Drop ``key``'s value (widget, URL-bound copy and the value carried across pages) when ``identity`` is not
-    the one it was chosen for."""
+def _forget_when_changed(key: str, identity: Any, default: Any) -> None:
+    """Put ``key`` back to ``default`` (the widget, and with it its URL copy; the value carried across pages) when
+    ``identity`` is not the one it was chosen for. Through Session State, not by deleting the query parameter:
+    Streamlit refuses to delete a parameter bound to a widget (a link's ``rank`` crashed the page once its
+    sentence changed), and updates the address itself from the widget's new value."""
     marker = f"_follows_{key}"
     previous = st.session_state.get(marker)
     st.session_state[marker] = identity
     if previous is not None and previous != identity:
-        st.session_state.pop(key, None)
+        st.session_state[key] = default
         st.session_state.get("_kept", {}).pop(key, None)
-        if key in st.query_params:
-            del st.query_params[key]
 
 
 def within_bounds(key: str, value: Any, default: Any, **kwargs: Any) -> tuple[Any, str | None]:

@@ -338,3 +338,22 @@ def test_an_ordinary_link_says_what_it_could_not_use(studio):
     assert any("'abc' is not a value here; using 5" in w.value for w in at.warning)
     at = open_page("1_Translate.py", beam_size="3")
     assert not [w for w in at.warning if "The link's" in w.value]  # a good link: not a word
+
+
+def test_a_link_choice_that_follows_the_sentence_resets_without_a_crash(studio):
+    """``rank`` follows the search: when the sentence changes it starts again from 1. It used to be dropped by
+    deleting its query parameter, which Streamlit refuses for a widget-bound one (the page crashed)."""
+    at = open_page("1_Translate.py", rank="#2", n="2")
+    at.text_area(key="s").input("the blue house").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="rank").value == 1
+
+
+def test_links_are_read_as_the_core_reads_them(studio):
+    """Forms the widget itself would not parse, read and kept (no warning: nothing was changed): an option in its
+    plain form (the app writes "#2"), a boolean as 1; a cleared choice (empty) stays cleared."""
+    at = open_page("1_Translate.py", rank="2", n="2")
+    assert at.selectbox(key="rank").value == 2 and not [w for w in at.warning if "The link's" in w.value]
+    at = open_page("10_Attribution.py", attr_method="")
+    assert not [w for w in at.warning if "The link's" in w.value]  # a cleared choice is a valid link
+    assert not at.exception
