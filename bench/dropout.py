@@ -1,5 +1,5 @@
 """Dropout masks and the second thread: torch's ``bernoulli_`` (inside ``F.dropout``) against masks made from
-random bits, alone and in whole training steps (issue 17, item 6; docs/benchmarks.md, "The hot path"). Tried and
+random bits, alone and in whole training steps (issue 17, item 6; docs/benchmarks.md, "Threads"). Tried and
 not kept: the trainer uses ``nn.Dropout``; this records why.
 
 Why it was tried: on CPU ``bernoulli_`` draws one element at a time from the generator (about 13 ns per element
@@ -89,7 +89,9 @@ def per_step_dropout_ms(shapes: list[tuple[int, ...]], threads: int, repeats: in
     return out
 
 
-def whole_steps_ms(trainer: Trainer, batches: list, threads: int, rounds: int) -> dict[str, float]:
+def whole_steps_ms(trainer: Trainer, batches: list, threads: int,
+                   rounds: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """Median milliseconds per step of each way, and every round's figure."""
     torch.set_num_threads(threads)
     model, train = trainer.model, trainer.cfg.train
     params = [p for p in model.parameters() if p.requires_grad]

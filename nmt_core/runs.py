@@ -246,7 +246,8 @@ class RunInfo:
         return min(1.0, done)
 
     def position(self) -> str:
-        """Where the run is, by both of its limits: "step 694/100,000 · 600 s of its 600 s budget". Why both: a run
+        """Where the run is, by both of its limits: "step 694/100,000 · 10 min 00 s of its 10 min 00 s time budget".
+        Why both: a run
         that stops on its time budget would otherwise show a full progress bar next to a small step count."""
         where = f"step {self.step:,}/{self.max_steps:,}"
         if self.budget_s:

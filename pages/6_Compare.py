@@ -58,7 +58,7 @@ for col, name, ref in zip(st.columns(2, gap="large"), "AB", (ref_a, ref_b)):
 
 st.subheader("BLEU by source length")
 st.caption("Both models translate held-out test sentences of model A's data, evenly spaced through it (greedy), "
-           "scored with sacrebleu in three source-length buckets of about equal size.")
+           "scored with sacrebleu in up to three source-length buckets cut at the thirds of the lengths.")
 n = state.control(st.slider, "Test sentences", "nt", 200, min_value=50, max_value=1000, step=50)
 if state.control(st.toggle, "Compute (translates the test set with both models)", "bleu", False):
     try:

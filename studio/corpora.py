@@ -55,8 +55,9 @@ def test_pairs(ref: ModelRef, n: int) -> tuple[list[str], list[str], str]:
 
 
 def length_edges(src: list[str], buckets: int = 3) -> tuple[float, ...]:
-    """Bucket edges (each bucket holds lengths in (lo, hi]) that cut these sentences' word counts into about
-    ``buckets`` equal parts. Fixed 5-word buckets would leave a sample of 2-7-word sentences with one or two."""
+    """Bucket edges (each bucket holds lengths in (lo, hi]) cut at the ``buckets``-quantiles of these sentences' word
+    counts: parts of about equal size unless many sentences share a length (the table gives each bucket's count).
+    Fixed 5-word buckets would leave a sample of 2-7-word sentences with one or two."""
     lengths = pd.Series([len(s.split()) for s in src])
     cuts = sorted({int(q) for q in lengths.quantile([k / buckets for k in range(1, buckets)])})
     low, high = int(lengths.min()), int(lengths.max())
@@ -64,8 +65,11 @@ def length_edges(src: list[str], buckets: int = 3) -> tuple[float, ...]:
 
 
 @st.cache_data(max_entries=16, show_spinner="Translating the test set…")
-def _bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple[tuple[str, float], ...], n: int) -> pd.DataFrame:
+def _bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple[tuple[str, float], ...],
+                    n: int) -> tuple[pd.DataFrame, str]:
     src, refs, source = test_pairs(_refs[0], n)
+    if not src:
+        raise ValueError("it holds no test sentences")
     edges = length_edges(src)
     frames = []
     for ref in _refs:

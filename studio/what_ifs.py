@@ -135,7 +135,8 @@ def comparison_table(settings: list[Setting], results: list[BeamResult]) -> pd.D
     rows = []
     for setting, result in zip(settings, results):
         if not result.hypotheses:
-            rows.append({"setting": setting.name, "translation": "(no complete translation)"})
+            rows.append({"setting": setting.name, "translation": "(no complete translation)",
+                         "parts ways at": "no translation"})
             continue
         best = result.best
         pieces = best.pieces or ()

@@ -105,6 +105,16 @@ def test_the_dropout_masks_try_is_the_saved_one():
     assert (f"gave whole steps of {gains['1 thread(s)'][0]:.2f}× and {gains['1 thread(s)'][1]:.2f}× (one thread) "
             f"and {gains['2 thread(s)'][0]:.2f}× twice (two threads)") in text
     assert f"{gains['2 thread(s)'][0]:.2f}" == f"{gains['2 thread(s)'][1]:.2f}"
+    speed = [doc[t]["dropout_per_step_ms"]["F.dropout (bernoulli_)"] / doc[t]["dropout_per_step_ms"]["random bits"]
+             for t in ("1 thread(s)", "2 thread(s)")]
+    saved = doc["2 thread(s)"]["dropout_per_step_ms"]["F.dropout (bernoulli_)"] - \
+        doc["2 thread(s)"]["dropout_per_step_ms"]["random bits"]
+    assert f"The masks alone are {min(speed):.1f}–{max(speed):.1f}× faster, which saves {saved:.1f} ms" in text
+    now = [doc[t]["training_step_ms"]["F.dropout (bernoulli_)"] / doc[t]["training_step_ms"]["random bits"]
+           for t in ("1 thread(s)", "2 thread(s)")]
+    assert f"Whole steps gained {now[0]:.2f}× (one thread) and {now[1]:.2f}× (two threads) in this run" in text
+    every = now + gains["1 thread(s)"] + gains["2 thread(s)"]
+    assert f"whole steps {min(every):.2f}–{max(every):.2f}×, within the noise" in text  # the hot-path table's row
     rounds = doc["2 thread(s)"]["training_step_ms_rounds"]["F.dropout (bernoulli_)"]
     assert f"ranged from {min(rounds)} to {max(rounds)} ms" in text
     peer = json.loads((FOLDER / "small-2threads.json").read_text(encoding="utf-8"))
@@ -131,14 +141,20 @@ def test_the_step_profile_and_its_bound_are_the_saved_ones():
     assert f"a second run, which gave a bound of {again['bound']:.2f}×" in text
     assert (f"The products gain {s['products_1'] / s['products_2']:.2f}× from the second thread and everything else "
             f"{s['rest_1'] / s['rest_2']:.2f}×") in text
-    assert f"would take {s['best_step_2']:.1f} ms instead of {s['step_2']:.1f} ms, {s['bound']:.2f}× faster" in text
+    assert (f"would take {s['best_step_2']:.1f} ms instead of {s['step_2']:.1f} ms, {s['bound']:.2f}× faster "
+            f"({again['bound']:.2f}× in the second run)") in text
     peer = json.loads((FOLDER / "small-2threads.json").read_text(encoding="utf-8"))
     ratio = peer["ours"]["src_tgt_tokens_per_s"] / peer["peer"]["src_tgt_tokens_per_s"]
     fraction = peer["ours"]["fraction_of_peak"]
-    assert f"{ratio:.2f} × {s['bound']:.2f} = {ratio * s['bound']:.2f}× JoeyNMT" in text
-    assert f"{100 * fraction:.1f}% × {s['bound']:.2f} = {100 * fraction * s['bound']:.0f}% of the matmul peak" in text
-    # what the paragraph concludes from them, for both runs
-    for bound in (s["bound"], again["bound"]):
-        assert fraction * bound < 0.60 and abs(ratio * bound - 2.5) < 0.1
-    # the bound is what it says: products as measured, everything else at a perfect 2x
-    assert s["best_step_2"] == s["products_2"] + s["rest_1"] / 2 and s["step_2"] > s["best_step_2"]
+    assert (f"{ratio:.2f} × {s['bound']:.2f} = {ratio * s['bound']:.2f}× JoeyNMT ({ratio * again['bound']:.2f}× with "
+            f"the second run's bound)") in text
+    assert (f"{100 * fraction:.1f}% × {s['bound']:.2f} = {100 * fraction * s['bound']:.0f}% of the matmul peak "
+            f"({100 * fraction * again['bound']:.0f}% with the second run's as well)") in text
+    gains = sorted(r["products_1"] / r["products_2"] for r in (s, again))
+    assert f"more than the {gains[0]:.2f}–{gains[1]:.2f}× they gain from a second thread" in text
+    # what the paragraph concludes from them, for both runs: 60% out of reach; 2.5x at the edge (2.51x and 2.49x),
+    # so the docs say "at the edge", not "needs perfect scaling"
+    assert all(fraction * bound < 0.60 for bound in (s["bound"], again["bound"]))
+    assert all(abs(ratio * bound - 2.5) < 0.05 for bound in (s["bound"], again["bound"]))
+    assert "2.5× is at the edge of what perfect scaling of every other operation would give" in text
+    assert s["step_2"] > s["best_step_2"] and again["step_2"] > again["best_step_2"]

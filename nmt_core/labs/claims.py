@@ -61,8 +61,8 @@ def _vanishing(t: dict[str, pd.DataFrame]) -> tuple[bool, str]:
     text = "; ".join(f"{v}: up to lag {n}" if n else f"{v}: no lag" for v, n in longest.items())
     plain = longest.get("lstm")
     if plain is not None and plain <= rnn < lstm:  # say which LSTM carried the claim, so the mark cannot mislead
-        text += (". Only the LSTM whose forget gate starts open (the usual initialisation) reaches further than "
-                 "the RNN; the plain LSTM does not, at this budget")
+        carrier = next(k for k, v in longest.items() if k.startswith("lstm") and v == lstm)
+        text += f". Only the {carrier} reaches further than the RNN; the plain LSTM does not, at this budget"
     return lstm > rnn, (f"Longest lag learned to 90% accuracy (lags tried: {', '.join(map(str, tried))}): {text}.")
 
 

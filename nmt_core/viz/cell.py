@@ -160,8 +160,8 @@ def equations(step: CellStep) -> list[str]:
 
 def title(step: CellStep) -> str:
     where = f"{step.side} layer {step.layer}" + (" (backward)" if step.direction else "")
-    # Steps counted from 1, as the player and the figure's step picker count them.
-    return f"{step.cell.upper()} · {where} · step {step.t + 1} “{step.label}” · unit {step.unit}"
+    # The token's position in the sentence, from 1 as the player counts; a backward direction plays them last first.
+    return f"{step.cell.upper()} · {where} · position {step.t + 1} “{step.label}” · unit {step.unit}"
 
 
 def cell_svg(step: CellStep) -> str:
