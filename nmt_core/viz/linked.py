@@ -65,7 +65,9 @@ def _matrix(matrix: np.ndarray, s: LinkedSentence, title: str, scheme: str, targ
 
 def _cell(s: LinkedSentence) -> int:
     """Pixels per token in the matrices: ``CELL``, smaller for long sentences, so that attention and salience side
-    by side stay within a laptop's page (about 820 pixels beside the sidebar)."""
+    by side stay within a laptop's page (about 820 pixels beside the sidebar). Cells stop at 14 pixels and the
+    strips' boxes at 30, to stay legible, so past about 22 source pieces the figure runs wider and the page scrolls
+    sideways (tests/test_explainer_pages.py checks the fit up to 17 words)."""
     return max(14, min(CELL, MATRIX_WIDTH // max(1, len(s.src_pieces))))
 
 
