@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import train_throughput as tt  # noqa: E402
+from step_profile import training_step  # noqa: E402
 
 from nmt_core.train import Trainer  # noqa: E402
 
@@ -93,17 +94,7 @@ def whole_steps_ms(trainer: Trainer, batches: list, threads: int,
                    rounds: int) -> tuple[dict[str, float], dict[str, list[float]]]:
     """Median milliseconds per step of each way, and every round's figure."""
     torch.set_num_threads(threads)
-    model, train = trainer.model, trainer.cfg.train
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=1e-5, fused=True)
-
-    def step(b):
-        loss, _ = trainer.loss_fn(b.src, b.src_lengths, b.tgt_in, b.tgt_out, train.label_smoothing, train.tbptt)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-
+    step = training_step(trainer)
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     for _ in range(rounds):
         for way in WAYS:
@@ -179,6 +170,8 @@ def main() -> None:
     if args.report:
         print(report(json.loads(args.report.read_text(encoding="utf-8"))))
         return
+    if not 1 <= args.rounds <= 20:
+        parser.error(f"--rounds must be in 1..20, got {args.rounds}")
     doc = measure(args.rounds)
     print(json.dumps(doc, indent=1))
     print(report(doc))
