@@ -25,7 +25,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,8 +34,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import train_throughput as tt  # noqa: E402
-from step_profile import training_step  # noqa: E402
+from step_profile import small_model_batches, training_step  # noqa: E402
 
 from nmt_core.train import Trainer  # noqa: E402
 
@@ -128,12 +126,7 @@ def bernoulli_share(trainer: Trainer, batches: list, threads: int) -> dict[str, 
 
 
 def measure(rounds: int) -> dict:
-    tsv, _ = tt.prepare_corpus(tt.DEFAULT_CACHE, tt.DEFAULT_ZIP)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(tt.experiment("small", tsv, 2, 10**6, 0, "cpu"), Path(run_dir), progress_bar=False)
-        trainer.model.train()
-        stream = trainer._batches()
-        batches = [next(stream)[2] for _ in range(20)]
+    with small_model_batches() as (trainer, batches):
         shapes = step_shapes(trainer, batches[0])
         torch.manual_seed(0)
         dropped = random_bits_dropout(torch.ones(2_000_000), 0.2) == 0  # both halves of each draw, at p = 0.2

@@ -19,7 +19,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,20 @@ def profiled_ms(trainer: Trainer, batches: list, threads: int) -> dict[str, floa
     return {e.key: e.self_cpu_time_total / 1e3 / len(batches) for e in prof.key_averages()}
 
 
-def measure() -> dict:
+@contextmanager
+def small_model_batches(count: int = 20) -> Iterator[tuple[Trainer, list]]:
+    """A trainer of the small configuration on the bench's corpus (``train_throughput.py``'s, made once) and its
+    first ``count`` training batches, as the trainer draws them."""
     tsv, _ = tt.prepare_corpus(tt.DEFAULT_CACHE, tt.DEFAULT_ZIP)
     with tempfile.TemporaryDirectory() as run_dir:
         trainer = Trainer(tt.experiment("small", tsv, 2, 10**6, 0, "cpu"), Path(run_dir), progress_bar=False)
         trainer.model.train()
         stream = trainer._batches()
-        batches = [next(stream)[2] for _ in range(20)]
+        yield trainer, [next(stream)[2] for _ in range(count)]
+
+
+def measure() -> dict:
+    with small_model_batches() as (trainer, batches):
         doc = {"load_average_start": os.getloadavg()[0], "batches": len(batches),
                "ms_per_step": {str(t): profiled_ms(trainer, batches, t) for t in (1, 2)}}
     doc["load_average_end"] = os.getloadavg()[0]
