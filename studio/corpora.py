@@ -28,6 +28,18 @@ def corpus_splits(data: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[s
     return frames, report
 
 
+def stored_test_splits(ref: ModelRef) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
+    """The held-out test pairs a shipped checkpoint carries, as splits (train and dev empty) and a cleaning report,
+    or None. Why: the shipped English-German models' corpus is not in the repository, and a newcomer's first look
+    at their data should be sentences, not only an error."""
+    sample = models.checkpoint(ref).extra.get("test_sample")
+    if not (isinstance(sample, dict) and sample.get("src")):
+        return None
+    test = pd.DataFrame({"src": [str(s) for s in sample["src"]], "tgt": [str(t) for t in sample["tgt"]]})
+    report = {"input_pairs": len(test), "kept": len(test), "source": str(sample.get("source", "the checkpoint"))}
+    return {"train": test.iloc[0:0], "dev": test.iloc[0:0], "test": test}, report
+
+
 def model_data(ref: ModelRef) -> dict[str, Any]:
     """The data section of a model's config, as a plain dict (the cache key of ``corpus_splits``)."""
     return asdict(models.checkpoint(ref).config.data)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from conftest_app import studio_folder
 from streamlit.testing.v1 import AppTest
 
@@ -357,3 +358,26 @@ def test_links_are_read_as_the_core_reads_them(studio):
     at = open_page("10_Attribution.py", attr_method="")
     assert not [w for w in at.warning if "The link's" in w.value]  # a cleared choice is a valid link
     assert not at.exception
+
+
+def test_data_page_shows_the_stored_test_pairs_when_the_corpus_is_elsewhere(tmp_path, monkeypatch):
+    """A fresh clone has the shipped English-German checkpoints but not their corpus (data/ is not in the
+    repository): the Data page shows the held-out pairs the checkpoint carries, not only an error."""
+    from conftest_app import tiny_checkpoint
+
+    from nmt_core.checkpoint import save_checkpoint
+
+    path = tiny_checkpoint(tmp_path / "ckpts" / "elsewhere.pt")
+    payload = torch.load(path, weights_only=False)
+    payload["config"]["data"] = {**payload["config"]["data"], "task": None,
+                                 "corpus": {"format": "tsv", "path": str(tmp_path / "not-here.tsv")}}
+    payload["test_sample"] = {"src": ["the red car", "the big house is old"], "tgt": ["el coche rojo", "la casa"],
+                              "source": "2 pairs of the test split"}
+    save_checkpoint(payload, path)
+    monkeypatch.setenv("NMT_STUDIO_CHECKPOINTS", str(path.parent))
+    monkeypatch.setenv("NMT_STUDIO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("NMT_STUDIO_DEFAULT_MODEL", "elsewhere")
+    at = open_page("7_Data.py")
+    assert not at.error and any("Shown instead: the 2 held-out test pairs" in i.value for i in at.info)
+    assert list(at.dataframe[1].value["src"]) == ["the red car", "the big house is old"]  # the test split, shown
+    assert len(charts(at)) == 1
