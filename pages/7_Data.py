@@ -33,7 +33,7 @@ cols = st.columns(4)
 for col, (label, value) in zip(cols, [("Train pairs", len(splits["train"])), ("Dev pairs", len(splits["dev"])),
                                       ("Test pairs", len(splits["test"])),
                                       ("Dropped by cleaning", report["input_pairs"] - report["kept"])]):
-    col.metric(label, f"{value:,}")
+    col.metric(label, "—" if "source" in report and label != "Test pairs" else f"{value:,}")  # stored pairs only
 with st.expander("Cleaning report"):
     st.dataframe(pd.DataFrame([report]), hide_index=True)
 

@@ -380,4 +380,6 @@ def test_data_page_shows_the_stored_test_pairs_when_the_corpus_is_elsewhere(tmp_
     at = open_page("7_Data.py")
     assert not at.error and any("Shown instead: the 2 held-out test pairs" in i.value for i in at.info)
     assert list(at.dataframe[1].value["src"]) == ["the red car", "the big house is old"]  # the test split, shown
+    assert {m.label: m.value for m in at.metric} == {"Train pairs": "—", "Dev pairs": "—", "Test pairs": "2",
+                                                     "Dropped by cleaning": "—"}  # not "0 train pairs"
     assert len(charts(at)) == 1
