@@ -54,5 +54,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"]
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["streamlit", "run", "app.py", "--server.port", "8501", "--browser.gatherUsageStats", "false", \
+CMD ["python", "-m", "studio.serve", "--server.port", "8501", "--browser.gatherUsageStats", "false", \
      "--server.address", "0.0.0.0", "--server.headless", "true", "--server.fileWatcherType", "none"]

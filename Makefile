@@ -14,7 +14,7 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 app: $(VENV)/.installed
-	$(BIN)/streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m studio.serve --server.port $(PORT) --browser.gatherUsageStats false
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -2,7 +2,8 @@
 
     python scripts/class_load.py --students 30 --rounds 2 --max-seconds 900 [--json out.json]
 
-Starts ``streamlit run app.py`` on 127.0.0.1 only (a free port) with the shipped checkpoints (default model
+Starts the studio as ``make app`` does (``python -m studio.serve``; ``--no-preload``: plain ``streamlit run app.py``)
+on 127.0.0.1 only (a free port) with the shipped checkpoints (default model
 ``--model``, tatoeba-en-de) and an empty runs folder, and drives headless Chromium (Debian's, never
 ``playwright install``). Two measurements:
 
@@ -302,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="studio processes on this machine (1-4); student i talks to replica i mod n, as sticky "
                              "sessions behind nginx would spread them (docs/deploy.md)")
     parser.add_argument("--duration", type=float, default=120, help="length of the working-class run (seconds)")
+    parser.add_argument("--no-preload", action="store_true",
+                        help="start the server by plain `streamlit run app.py` instead of `studio.serve` (make app's)")
     parser.add_argument("--json")
     parser.add_argument("--report", metavar="JSON", help="print the docs tables of a saved run and exit")
     args = parser.parse_args(argv)
@@ -328,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     expected = expected_translations(checkpoints / f"{args.model}.pt", pool[:need - len(PAGES)])
     env = {"NMT_STUDIO_CHECKPOINTS": str(checkpoints), "NMT_STUDIO_RUNS": str(work / "runs"),
            "NMT_STUDIO_DEFAULT_MODEL": args.model}
-    servers = [start_server(work, env) for _ in range(args.replicas)]  # student i talks to server i mod replicas
+    # student i talks to server i mod replicas
+    servers = [start_server(work, env, preload=not args.no_preload) for _ in range(args.replicas)]
     started = time.perf_counter()
     try:
         result = asyncio.run(asyncio.wait_for(drive([u for _, u in servers], [p.pid for p, _ in servers], args, pool,

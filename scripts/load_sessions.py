@@ -3,9 +3,9 @@ training requests at the same moment.
 
     python scripts/load_sessions.py --sessions 20 --max-seconds 600 [--json out.json] [--no-training]
 
-Starts ``streamlit run app.py`` on 127.0.0.1 (a free port; nothing listens on other interfaces) with its own
-checkpoints and runs folders, opens N browser contexts (separate cookies, separate Streamlit sessions) in
-one headless Chromium and, all at the same time:
+Starts the studio as ``make app`` does (``python -m studio.serve``) on 127.0.0.1 (a free port; nothing listens on
+other interfaces) with its own checkpoints and runs folders, opens N browser contexts (separate cookies, separate
+Streamlit sessions) in one headless Chromium and, all at the same time:
 
 1. each session types its own sentence on the Translate page and waits for the best translation; it must
    be exactly the translation the same checkpoint gives offline for *that* sentence (the sentences are
@@ -55,11 +55,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, env_vars: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(folder: Path, env_vars: dict[str, str], *, preload: bool = True) -> tuple[subprocess.Popen, str]:
+    """The studio on a free loopback port, started as ``make app`` starts it (``studio.serve``: libraries loaded
+    before the first session) or, ``preload=False``, by plain ``streamlit run app.py``."""
     env = {**os.environ, **env_vars, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     port = free_port()
     log = open(folder / "streamlit.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    launcher = ["studio.serve"] if preload else ["streamlit", "run", "app.py"]
+    proc = subprocess.Popen([sys.executable, "-m", *launcher, "--server.headless", "true",
                              "--server.address", "127.0.0.1", "--server.port", str(port),
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -123,3 +123,21 @@ def test_the_sentences_around_the_tables_say_what_the_runs_say():
     assert f"30 such students kept {busy} cores busy" in deploy and "S ≈ 50" in deploy
     assert "(median; p95 under 0.4 s)" in readme and max(w["translation_s"]["p95"] for w in working) < 0.4
     assert "p95 under 1.1 s for the whole page" in deploy and max(w["page_s"]["p95"] for w in working) < 1.1
+
+
+def test_the_preloading_figures_are_the_saved_ones():
+    """make app's launcher (studio.serve) against plain streamlit run: a class opening a fresh studio at once."""
+    def first_page(name: str) -> float:
+        rounds = _doc(name)["rounds"][0]
+        return (rounds[0] if isinstance(rounds, list) else rounds)["first_load_s"]["median"]
+
+    plain = sorted(first_page(n) for n in ("cold-open-streamlit-run", "cold-open-streamlit-run-2"))
+    serve = sorted(first_page(n) for n in ("cold-open-studio-serve", "cold-open-studio-serve-2"))
+    flat = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    assert (f"The first page took {plain[0]:.2f}–{plain[1]:.2f} s (median) with plain `streamlit run app.py` and "
+            f"{serve[0]:.2f}–{serve[1]:.2f} s with `studio.serve`") in flat
+    assert serve[1] < 0.6 * plain[0]  # "about half as long" (docs/deploy.md)
+    assert "waits about half as long for its first page" in " ".join(
+        (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8").split())
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "$(BIN)/python -m studio.serve" in makefile  # the figures are for what make app runs

@@ -13,6 +13,8 @@ import fnmatch
 import json
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -53,9 +55,9 @@ def test_the_image_runs_what_make_app_runs_on_its_exposed_and_checked_port():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     default_port = re.search(r"^PORT \?= (\d+)$", makefile, re.M).group(1)
     recipe = re.search(r"^app:.*\n\t(.*)$", makefile, re.M).group(1).replace("$(PORT)", default_port)
-    make_argv = shlex.split(recipe)[1:]  # after $(BIN)/streamlit
+    make_argv = shlex.split(recipe)[1:]  # after $(BIN)/python
     cmd = json.loads(only("CMD"))
-    assert cmd[0] == "streamlit" and cmd[1:3] == make_argv[:2] == ["run", "app.py"], cmd
+    assert cmd[0] == "python" and cmd[1:3] == make_argv[:2] == ["-m", "studio.serve"], cmd
     missing = {k: v for k, v in flags(make_argv).items() if flags(cmd).get(k) != v}
     assert not missing, f"the image's CMD differs from `make app` in {missing}"
     assert flags(cmd)["--server.address"] == "0.0.0.0", "bound to loopback, the replica is unreachable from nginx"
@@ -152,3 +154,12 @@ def test_kubernetes_pods_share_a_read_write_many_volume_and_stick_to_their_clien
     assert notes["nginx.ingress.kubernetes.io/proxy-body-size"] == f"{streamlit_upload_mb()}m"
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == service["metadata"]["name"]
+
+
+def test_the_launcher_loads_the_libraries_and_hands_over_to_streamlit_run():
+    """``python -m studio.serve`` (make app, the image) preloads, then is ``streamlit run app.py`` with its flags."""
+    done = subprocess.run([sys.executable, "-m", "studio.serve", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "NMT Studio: libraries loaded in" in done.stderr
+    assert "run [OPTIONS] [TARGET] [ARGS]" in done.stdout and "Run a Python script" in done.stdout
