@@ -21,6 +21,10 @@ from studio.display import escape_md
 #: How each verdict reads on screen; ``None`` is a table too small to judge.
 VERDICT_MARKS = {True: "✅ supported", False: "❌ not reproduced here", None: "❔ cannot tell"}
 
+#: Columns whose empty cells mean something, said where the table is shown (a bare "None" read as missing data).
+COLUMN_HELP = {"solved_at": st.column_config.NumberColumn(
+    "solved_at", help="The training step at which the lag reached 99% accuracy; empty: never, within the steps.")}
+
 #: Each lab: what it does (the run button's help), its charts from its tables, and the table shown in full.
 Charts = Callable[[dict[str, pd.DataFrame]], list[tuple[Any, pd.DataFrame, str]]]
 CATALOGUE: dict[str, tuple[str, Charts, str]] = {
@@ -77,5 +81,5 @@ def lab_results(name: str, *, table: bool = True) -> None:
         except KeyError as err:
             st.warning(f"The stored tables lack {escape_md(err)}: run the lab again.")
         if table and main in tables:
-            st.dataframe(tables[main], hide_index=True)
+            st.dataframe(tables[main], hide_index=True, column_config=COLUMN_HELP)
             downloads.frame_download(tables[main], f"{name}-{main}")

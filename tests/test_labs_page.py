@@ -103,3 +103,16 @@ def test_the_bottleneck_verdict_says_its_measure_and_the_relative_loss():
     assert judged.supported is False  # attention's absolute lead shrinks: 17.9 -> 15.7
     assert "Attention's lead: 17.9 BLEU on the shortest, 15.7 on the longest (the verdict's measure)" in judged.measured
     assert "the shortest keep 53% of attention's BLEU, the longest 37%" in judged.measured
+
+
+def test_column_help_names_columns_the_stored_tables_have():
+    """The help on empty cells must sit on a column a lab table really shows (it once read as a bare "None")."""
+    from studio import labs
+    from studio.lab_view import CATALOGUE, COLUMN_HELP
+
+    shown = set()
+    for name, (_, _, main) in CATALOGUE.items():
+        tables = labs.lab_tables(name)[1]
+        if main in tables:
+            shown |= set(tables[main].columns)
+    assert set(COLUMN_HELP) <= shown
