@@ -20,26 +20,27 @@ else:
 try:
     splits, report = corpora.corpus_splits(data)
 except (ValueError, OSError) as err:
-    stored = corpora.stored_test_splits(ref) if ref and "not found" in str(err) else None
+    stored = corpora.stored_test_splits(ref) if ref and corpora.missing_file(err) else None
     if stored is None:
         st.error(f"Cannot read this corpus: {display.escape_md(err)}")
         st.stop()
     splits, report = stored
     st.info(f"The corpus is not on this machine ({display.escape_md(err)}); docs/models.md says where to put it. "
-            f"Shown instead: the {len(splits['test']):,} held-out test pairs the checkpoint carries "
-            f"({display.escape_md(report['source'])}). Pick a built-in task above to browse generated data.")
+            f"Shown instead: the held-out test pairs the checkpoint carries ({len(splits['test']):,}, "
+            f"{display.escape_md(report['source'])}). Pick a built-in task above to browse generated data.")
 
 cols = st.columns(4)
 for col, (label, value) in zip(cols, [("Train pairs", len(splits["train"])), ("Dev pairs", len(splits["dev"])),
                                       ("Test pairs", len(splits["test"])),
                                       ("Dropped by cleaning", report["input_pairs"] - report["kept"])]):
     col.metric(label, "—" if "source" in report and label != "Test pairs" else f"{value:,}")  # stored pairs only
-with st.expander("Cleaning report"):
-    st.dataframe(pd.DataFrame([report]), hide_index=True)
+if "source" not in report:  # the stored pairs were cleaned when the model was trained: no report here
+    with st.expander("Cleaning report"):
+        st.dataframe(pd.DataFrame([report]), hide_index=True)
 
 st.subheader("Sentence pairs")
-part = state.control(st.segmented_control, "Split", "split", "train" if len(splits["train"]) else "test",
-                     options=["train", "dev", "test"], required=True)
+present = [name for name in ("train", "dev", "test") if len(splits[name])] or ["train"]
+part = state.control(st.segmented_control, "Split", "split", present[0], options=present, required=True)
 query = state.control(st.text_input, "Find (in either language)", "q", "", max_chars=200)
 frame = splits[part]
 if query.strip():

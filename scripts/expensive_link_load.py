@@ -4,8 +4,8 @@ memory under 1.5 GB.
 
     python scripts/expensive_link_load.py [--students 10] [--rounds 2] [--max-seconds 600] [--json out.json]
 
-Starts ``streamlit run app.py`` on 127.0.0.1 (a free port, loopback only) with the test studio's models
-(``tests/conftest_app.build_studio_env``), then, in one headless Chromium:
+Starts the studio as ``make app`` does (``python -m studio.serve``) on 127.0.0.1 (a free port, loopback only) with
+the test studio's models (``tests/conftest_app.build_studio_env``), then, in one headless Chromium:
 
 1. idle: the students, all at once, open the Translate page each on its own sentence (``?s=...``) and the time
    until the best translation shows is recorded: the idle median (the class alone, so the ratio below is the

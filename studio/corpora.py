@@ -7,12 +7,14 @@ pairs the model trained and was tested on; it is cached on that config (a plain 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from nmt_core.config import DataConfig
+from nmt_core.corpus import CorpusError
 from nmt_core.data import make_splits
 from nmt_core.labs.bottleneck import bleu_by_length as bleu_per_bucket
 from studio import models
@@ -28,12 +30,17 @@ def corpus_splits(data: dict[str, Any]) -> tuple[dict[str, pd.DataFrame], dict[s
     return frames, report
 
 
+def missing_file(err: Exception) -> bool:
+    """Whether reading a corpus failed because its file is not on this machine (not because it is damaged)."""
+    return isinstance(err, CorpusError) and err.path is not None and not Path(err.path).exists()
+
+
 def stored_test_splits(ref: ModelRef) -> tuple[dict[str, pd.DataFrame], dict[str, Any]] | None:
     """The held-out test pairs a shipped checkpoint carries, as splits (train and dev empty) and a cleaning report,
     or None. Why: the shipped English-German models' corpus is not in the repository, and a newcomer's first look
     at their data should be sentences, not only an error."""
     sample = models.checkpoint(ref).extra.get("test_sample")
-    if not (isinstance(sample, dict) and sample.get("src")):
+    if not (isinstance(sample, dict) and sample.get("src")) or len(sample["src"]) != len(sample.get("tgt") or ()):
         return None
     test = pd.DataFrame({"src": [str(s) for s in sample["src"]], "tgt": [str(t) for t in sample["tgt"]]})
     report = {"input_pairs": len(test), "kept": len(test), "source": str(sample.get("source", "the checkpoint"))}

@@ -88,8 +88,12 @@ def control(widget: Callable[..., Any], label: str, key: str, default: Any, *, f
         st.session_state[key] = min(max(old, lo), hi)  # e.g. n-best after the beam got narrower
     if options is not None and key in st.session_state and not _valid_choice(st.session_state[key], options):
         del st.session_state[key]
-    if key not in st.session_state:
-        arg = _DEFAULT_ARG[widget.__name__]
+    # Always the page's default, also when Session State holds the value (which then wins): Streamlit compares a
+    # bound widget's value with the default it was given and leaves a value equal to it out of the address, so
+    # without it ``?beam_size=1`` (the slider's minimum, not the page's default 5) vanished from a shared link.
+    # The duplication warning this would print is off in .streamlit/config.toml.
+    arg = _DEFAULT_ARG[widget.__name__]
+    if arg != "index" or default in list(options):
         kwargs[arg] = list(options).index(default) if arg == "index" else default
     return keep(key, widget(label, key=key, bind="query-params", **kwargs))
 
@@ -107,7 +111,11 @@ def link_value(key: str, default: Any, *, clearable: bool = False, **kwargs: Any
     value = query_value(key, default, options, format_func)
     value, notice = within_bounds(key, value, default, **kwargs)
     if notice is None and raw is not None and not _readable(key, default, options, format_func):
-        notice = (f"{raw!r} is not one of the choices" if options is not None else f"{raw!r} is not a value here") \
+        if isinstance(default, list):  # name every value the link gave that is not a choice
+            known = {text for o in options or () for text in (str(o), str(format_func(o)))}
+            raw = ", ".join(repr(w) for w in st.query_params.get_all(key) if w not in known)
+        notice = (f"{raw} is not one of the choices" if isinstance(default, list) else
+                  f"{raw!r} is not one of the choices" if options is not None else f"{raw!r} is not a value here") \
             + f"; using {value!r}"
     return value, notice
 

@@ -377,9 +377,13 @@ def test_data_page_shows_the_stored_test_pairs_when_the_corpus_is_elsewhere(tmp_
     monkeypatch.setenv("NMT_STUDIO_CHECKPOINTS", str(path.parent))
     monkeypatch.setenv("NMT_STUDIO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("NMT_STUDIO_DEFAULT_MODEL", "elsewhere")
-    at = open_page("7_Data.py")
-    assert not at.error and any("Shown instead: the 2 held-out test pairs" in i.value for i in at.info)
-    assert list(at.dataframe[1].value["src"]) == ["the red car", "the big house is old"]  # the test split, shown
+    at = open_page("7_Data.py", split="train")  # a split carried over from another corpus: only "test" is here
+    assert not at.error
+    assert any("Shown instead: the held-out test pairs the checkpoint carries (2," in i.value for i in at.info)
+    assert list(at.dataframe[0].value["src"]) == ["the red car", "the big house is old"]  # the test split, shown
     assert {m.label: m.value for m in at.metric} == {"Train pairs": "—", "Dev pairs": "—", "Test pairs": "2",
                                                      "Dropped by cleaning": "—"}  # not "0 train pairs"
     assert len(charts(at)) == 1
+    (tmp_path / "not-here.tsv").write_text("just one column\n", encoding="utf-8")  # there, but unreadable
+    at = open_page("7_Data.py")
+    assert any(e.value.startswith("Cannot read this corpus") for e in at.error) and not at.info
