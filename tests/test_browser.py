@@ -256,3 +256,25 @@ def test_the_beam_tree_fits_and_labels_follow_the_sentence(studio_url, page, wid
     expect(page.get_by_text(f"#1: {new_best}", exact=True)).to_be_visible()
     expect(picker).to_have_value("#1")
     assert old_best not in page.locator('[data-testid="stMain"]').inner_text()  # no label of the old sentence
+
+
+def test_a_shared_link_keeps_its_values_in_the_address(studio_url, page):
+    """A link's value equal to the widget's own default (the slider's minimum, a toggle off) must stay in the
+    address, or a reload or a re-shared link silently gives the page's default; a value brought inside its bounds
+    shows a warning and reaches the address at the next click."""
+    page.goto(f"{studio_url}/Translate?beam_size=1&s=the+red+car")
+    page.wait_for_selector("h1")
+    settle(page)
+    no_exception(page)
+    assert "beam_size=1" in page.url
+    page.goto(f"{studio_url}/Translate?beam_size=99999&s=the+red+car")
+    page.wait_for_selector("h1")
+    settle(page)
+    warning = page.locator('[data-testid="stAlertContentWarning"]').first.inner_text()
+    assert "99999 is outside 1..12; using 12" in warning
+    box = page.locator("textarea").first
+    box.fill("the blue car")
+    box.press("Control+Enter")
+    settle(page)
+    no_exception(page)
+    assert "beam_size=12" in page.url
