@@ -17,6 +17,7 @@ if which.startswith("built-in task: "):
             "test_size": size // 10}
 else:
     data = corpora.model_data(ref)
+stored = None  # the checkpoint's own test pairs, when the corpus is not on this machine
 try:
     splits, report = corpora.corpus_splits(data)
 except (ValueError, OSError) as err:
@@ -33,8 +34,8 @@ cols = st.columns(4)
 for col, (label, value) in zip(cols, [("Train pairs", len(splits["train"])), ("Dev pairs", len(splits["dev"])),
                                       ("Test pairs", len(splits["test"])),
                                       ("Dropped by cleaning", report["input_pairs"] - report["kept"])]):
-    col.metric(label, "—" if "source" in report and label != "Test pairs" else f"{value:,}")  # stored pairs only
-if "source" not in report:  # the stored pairs were cleaned when the model was trained: no report here
+    col.metric(label, "—" if stored and label != "Test pairs" else f"{value:,}")  # stored pairs: only a test split
+if not stored:  # the stored pairs were cleaned when the model was trained: no report here
     with st.expander("Cleaning report"):
         st.dataframe(pd.DataFrame([report]), hide_index=True)
 

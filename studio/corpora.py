@@ -73,10 +73,11 @@ def test_pairs(ref: ModelRef, n: int) -> tuple[list[str], list[str], str]:
     return test["src"].tolist(), test["tgt"].tolist(), "the test split of the model's data"
 
 
-def length_edges(src: list[str], buckets: int = 3) -> tuple[float, ...]:
-    """Bucket edges (each bucket holds lengths in (lo, hi]) cut at the ``buckets``-quantiles of these sentences' word
-    counts: parts of about equal size unless many sentences share a length (the table gives each bucket's count).
-    Fixed 5-word buckets would leave a sample of 2-7-word sentences with one or two."""
+def length_edges(src: list[str], buckets: int = 3) -> tuple[int, ...]:
+    """Bucket edges (each bucket holds lengths in (lo, hi]; the first edge is the shortest length - 1, the last the
+    longest) cut at the ``buckets``-quantiles of these sentences' word counts: parts of about equal size unless many
+    sentences share a length (the table gives each bucket's count). Fixed 5-word buckets would leave a sample of
+    2-7-word sentences with one or two."""
     lengths = pd.Series([len(s.split()) for s in src])
     cuts = sorted({int(q) for q in lengths.quantile([k / buckets for k in range(1, buckets)])})
     low, high = int(lengths.min()), int(lengths.max())
@@ -94,9 +95,8 @@ def _bleu_by_length(_refs: tuple[ModelRef, ...], keys: tuple[tuple[str, float], 
     for ref in _refs:
         hyps = models.translator(ref).translate(src)
         frames.append(bleu_per_bucket(src, hyps, refs, edges).assign(model=ref.label))
-    lengths = [len(s.split()) for s in src]
     return pd.concat(frames, ignore_index=True), (f"{len(src):,} sentences evenly spaced through {source}, "
-                                                  f"{min(lengths)} to {max(lengths)} words long")
+                                                  f"{edges[0] + 1} to {edges[-1]} words long")
 
 
 def bleu_by_length(refs: tuple[ModelRef, ...], n: int) -> tuple[pd.DataFrame, str]:

@@ -105,43 +105,19 @@ def link_value(key: str, default: Any, *, clearable: bool = False, **kwargs: Any
     such a value (``?beam_size=99999`` became the default and left the address). ``clearable``: the widget may
     hold no choice, which a link writes as an empty value."""
     options, format_func = kwargs.get("options"), kwargs.get("format_func", str)
-    raw = st.query_params.get(key)
-    if clearable and raw == "":
+    if clearable and st.query_params.get(key) == "":
         return None, None
-    value = query_value(key, default, options, format_func)
+    value, unread = _read_link(key, default, options, format_func)
     value, notice = within_bounds(key, value, default, **kwargs)
-    if notice is None and raw is not None and not _readable(key, default, options, format_func):
-        if isinstance(default, list):  # name every value the link gave that is not a choice
-            known = {text for o in options or () for text in (str(o), str(format_func(o)))}
-            raw = ", ".join(repr(w) for w in st.query_params.get_all(key) if w not in known)
-        notice = (f"{raw} is not one of the choices" if isinstance(default, list) else
-                  f"{raw!r} is not one of the choices" if options is not None else f"{raw!r} is not a value here") \
-            + f"; using {value!r}"
+    if notice is None and unread:
+        what = "one of the choices" if options is not None else "a value here"
+        notice = f"{', '.join(map(repr, unread))} {'is' if len(unread) == 1 else 'are'} not {what}; using {value!r}"
     return value, notice
 
 
 def _warn(label: str, notice: str | None) -> None:
     if notice:
         st.warning(f"The link's {label.lower()}: {notice}", icon=":material/tune:")
-
-
-def _readable(key: str, default: Any, options: Iterable[Any] | None, format_func: Callable[[Any], Any]) -> bool:
-    """Whether ``query_value`` understood the link's text for ``key`` (it falls back to the default when not)."""
-    raw = st.query_params.get(key)
-    known = None if options is None else {text for o in options for text in (str(o), str(format_func(o)))}
-    if isinstance(default, list):
-        return known is None or all(w in known for w in st.query_params.get_all(key))
-    if known is not None:
-        return raw in known
-    if isinstance(default, bool):
-        return raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off")
-    if isinstance(default, int | float):
-        try:
-            number = float(raw)
-            return number == number and (isinstance(default, float) or abs(number) != float("inf"))
-        except ValueError:
-            return False
-    return True
 
 
 def _forget_when_changed(key: str, identity: Any, default: Any) -> None:
@@ -188,21 +164,36 @@ def query_value(key: str, default: Any, options: Iterable[Any] | None = None,
                 format_func: Callable[[Any], Any] = str) -> Any:
     """The URL's value for ``key``, parsed like ``default`` (or the option whose ``str`` or ``format_func``
     form it is: URL-bound widgets write the formatted option); else ``default``."""
+    return _read_link(key, default, options, format_func)[0]
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _read_link(key: str, default: Any, options: Iterable[Any] | None,
+               format_func: Callable[[Any], Any]) -> tuple[Any, list[str]]:
+    """``query_value``'s answer and the link's texts it could not read (in their place: the default, or, for
+    several values, nothing), so that ``link_value`` can name them."""
     raw = st.query_params.get(key)
     if raw is None:  # e.g. after a page switch in a locked session: the value the link gave
-        return st.session_state.get("_kept", {}).get(key, default)
+        return st.session_state.get("_kept", {}).get(key, default), []
+    forms = None if options is None else [(o, {str(o), str(format_func(o))}) for o in options]
     if isinstance(default, list):
         wanted = st.query_params.get_all(key)
-        return [o for o in (options or wanted) if str(o) in wanted or str(format_func(o)) in wanted]
-    if options is not None:
-        return next((o for o in options if raw in (str(o), str(format_func(o)))), default)
+        if forms is None:
+            return wanted, []
+        unread = [w for w in wanted if all(w not in texts for _, texts in forms)]
+        return [o for o, texts in forms if texts & set(wanted)], unread
+    if forms is not None:
+        return next(((o, []) for o, texts in forms if raw in texts), (default, [raw]))
+    if isinstance(default, bool):
+        return raw.lower() in _TRUE, ([] if raw.lower() in _TRUE + _FALSE else [raw])
     try:
-        if isinstance(default, bool):
-            return raw.lower() in ("1", "true", "yes", "on")
         if isinstance(default, int):
-            return int(float(raw))
+            return int(float(raw)), []
         if isinstance(default, float):
-            return float(raw)
+            number = float(raw)
+            return (number, []) if number == number else (default, [raw])
     except (ValueError, OverflowError):  # "abc", "1e999" as an int: the default, never a traceback
-        return default
-    return raw
+        return default, [raw]
+    return raw, []
